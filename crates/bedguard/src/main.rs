@@ -1,0 +1,3 @@
+//! bedguard: the binary. Config, CLI, wiring, signals, metrics.
+
+fn main() {}

@@ -1,0 +1,202 @@
+//! Event time: parsing the timestamp formats real CloudTrail carries, and formatting
+//! epoch milliseconds back to RFC 3339. Pure arithmetic, no clock.
+//!
+//! Formats accepted (all UTC):
+//! - `2023-07-10T11:45:02Z` (canonical)
+//! - `2023-07-10T11:45:02.1234567Z` (fractional seconds, any number of digits)
+//! - `2025-01-21 17:49:47.000000000` (space separator, no zone: Panther exports)
+//! - an explicit `+00:00` style offset instead of `Z`
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type EpochMillis = i64;
+
+/// Parses a CloudTrail `eventTime` into epoch milliseconds. `None` when it is not a
+/// timestamp in any of the accepted forms.
+pub fn parse_event_time(s: &str) -> Option<EpochMillis> {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let mut v: i64 = 0;
+        for &c in b.get(r)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    if b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't' && b[10] != b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 3 {
+                millis = millis * 10 + i64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 {
+            return None;
+        }
+        for _ in digits..3 {
+            millis *= 10;
+        }
+    }
+    let offset_secs = match b.get(i) {
+        None => 0,
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&sign @ (b'+' | b'-')) if b.len() == i + 6 && b[i + 3] == b':' => {
+            let h = num(i + 1..i + 3)?;
+            let m = num(i + 4..i + 6)?;
+            let o = h * 3600 + m * 60;
+            if sign == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    Some(secs * 1000 + millis)
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC, `2023-07-10T11:45:02.123Z` (the
+/// fraction only when it is not zero).
+pub fn format_rfc3339(ms: EpochMillis) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (sod / 3600, (sod / 60) % 60, sod % 60);
+    if millis == 0 {
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{millis:03}Z")
+    }
+}
+
+/// Hour of the week, 0 = Monday 00:00-00:59 UTC, 167 = Sunday 23:00-23:59 UTC.
+pub fn hour_of_week(ms: EpochMillis) -> u8 {
+    let hours = ms.div_euclid(3_600_000);
+    // 1970-01-01 was a Thursday: hour 0 of the epoch is hour 72 of its week.
+    ((hours + 72).rem_euclid(168)) as u8
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if is_leap(y) => 29,
+        _ => 28,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day count since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_real_format() {
+        let base = parse_event_time("2023-07-10T11:45:02Z").unwrap();
+        assert_eq!(base, 1_688_989_502_000);
+        assert_eq!(
+            parse_event_time("2023-07-10T11:45:02.1234567Z"),
+            Some(base + 123)
+        );
+        assert_eq!(
+            parse_event_time("2023-07-10 11:45:02.000000000"),
+            Some(base)
+        );
+        assert_eq!(parse_event_time("2023-07-10T13:45:02+02:00"), Some(base));
+        assert_eq!(parse_event_time("2023-07-10T11:45:02.5Z"), Some(base + 500));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for s in [
+            "",
+            "2023",
+            "2023-13-10T11:45:02Z",
+            "2023-02-30T11:45:02Z",
+            "2023-07-10T11:45:02Q",
+            "2023-07-10T11:45:02.Z",
+            "yyyy-mm-ddThh:mm:ssZ",
+            "2023-07-10T25:00:00Z",
+        ] {
+            assert_eq!(parse_event_time(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for ms in [
+            0,
+            1_688_989_502_000,
+            1_688_989_502_123,
+            -1,
+            4_102_444_800_000,
+        ] {
+            assert_eq!(parse_event_time(&format_rfc3339(ms)), Some(ms));
+        }
+        assert_eq!(format_rfc3339(1_688_989_502_000), "2023-07-10T11:45:02Z");
+    }
+
+    #[test]
+    fn hour_of_week_starts_monday() {
+        // 2023-07-10 was a Monday.
+        assert_eq!(
+            hour_of_week(parse_event_time("2023-07-10T00:30:00Z").unwrap()),
+            0
+        );
+        assert_eq!(
+            hour_of_week(parse_event_time("2023-07-16T23:59:59Z").unwrap()),
+            167
+        );
+    }
+}

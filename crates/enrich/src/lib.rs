@@ -1,0 +1,1 @@
+//! GeoIP (maxminddb) and user-agent normalisation.

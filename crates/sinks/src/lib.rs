@@ -1,0 +1,1 @@
+//! Finding encoders (pure) and transports (IO): file, stdout, syslog, HTTP/HEC.

@@ -1,0 +1,1 @@
+//! The only crate that knows sled: profiles, processed objects, dedup, outbox.
