@@ -1,0 +1,1 @@
+//! Deterministic, labelled CloudTrail simulator: ordinary organisations, attacks and benign drift.
