@@ -1,3 +1,138 @@
-//! bedguard: the binary. Config, CLI, wiring, signals, metrics.
+//! bedguard: the binary. Config, CLI, wiring, signals, metrics; the only crate that
+//! uses `anyhow`.
 
-fn main() {}
+mod bench;
+mod cli;
+mod config;
+mod observe;
+mod pipeline;
+mod replay;
+mod simulate;
+mod stats;
+mod walk;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::cli::{BenchCommand, Cli, Command};
+use crate::config::Config;
+
+/// Exit code for a bad config (EX_USAGE), as `bedguard validate` promises.
+const EXIT_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let cfg = match config::load_from_process(cli.config.as_deref()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("bedguard: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    init_logging(&cfg, cli.log_level.as_deref());
+    match run(cli, cfg) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("bedguard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
+    if let Some(state) = &cli.state {
+        cfg.state.path = state.clone();
+    }
+    match &cli.command {
+        Command::Validate => {
+            println!("{}: ok", cli.config.as_deref().map_or("embedded defaults".into(), |p| p.display().to_string()));
+        }
+        Command::Replay(args) => {
+            let mode = if args.learn_only { pipeline::Mode::LearnOnly } else { pipeline::Mode::Detect };
+            let p = build_pipeline(&cfg, mode, pipeline::KeyPolicy::JsonFiles, Vec::new())?;
+            replay::run(p, args)?;
+        }
+        Command::Simulate(args) => {
+            let sim_cfg = match args.preset.as_str() {
+                "demo" => sim::demo_config(),
+                "eval" => sim::eval_config(args.seed),
+                "bench" => sim::bench_config(args.events, args.principals),
+                other => anyhow::bail!("unknown preset {other:?} (demo, eval, bench)"),
+            };
+            let (files, events) = simulate::write(&args.out, sim_cfg, args.labels.as_deref())?;
+            eprintln!("wrote {files} files, {events} events under {}", args.out.display());
+        }
+        Command::Bench(BenchCommand::Decode(args)) => bench::decode(args)?,
+        Command::Bench(BenchCommand::Replay(_)) => anyhow::bail!("bench replay: not built yet"),
+        Command::Run(_) | Command::Backfill(_) | Command::Audit(_) | Command::Profile(_) | Command::Eval(_) => {
+            anyhow::bail!("not built yet")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Assembles the pipeline from config: GeoIP, user-agent rules, catalogue, detector, store.
+fn build_pipeline(
+    cfg: &Config,
+    mode: pipeline::Mode,
+    keys: pipeline::KeyPolicy,
+    sinks: Vec<String>,
+) -> Result<pipeline::Pipeline> {
+    let (geo, warnings) = enrich::Enricher::open(&enrich::GeoIpConfig {
+        city_db_path: Some(cfg.geoip.city_db_path.clone()),
+        asn_db_path: Some(cfg.geoip.asn_db_path.clone()),
+        cache_entries: cfg.geoip.cache_entries,
+    })
+    .context("cannot open GeoIP databases")?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let ua = match &cfg.models.useragents_path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            enrich::UaRules::from_toml(&text).with_context(|| format!("invalid user-agent rules {}", p.display()))?
+        }
+        None => enrich::UaRules::builtin().context("built-in user-agent rules")?,
+    };
+    let catalogue = match &cfg.models.catalogue_path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            detect::Catalogue::from_toml(&text).map_err(|errs| {
+                anyhow::anyhow!(
+                    "invalid catalogue {}:\n{}",
+                    p.display(),
+                    errs.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
+                )
+            })?
+        }
+        None => detect::Catalogue::builtin(),
+    };
+    let detector = detect::Detector::new(cfg.detect.clone(), catalogue)
+        .map_err(|errs| anyhow::anyhow!("invalid detector config: {errs:?}"))?;
+    let store = store::Store::open(&cfg.state.path, &cfg.state.store_options())
+        .with_context(|| format!("cannot open state directory {}", cfg.state.path.display()))?;
+    Ok(pipeline::Pipeline::new(detector, geo, ua, store, mode, keys, sinks, cfg.ingest.max_object_bytes as usize))
+}
+
+/// Human logs on a terminal, JSON otherwise; level from flag, RUST_LOG, then config.
+fn init_logging(cfg: &Config, flag: Option<&str>) {
+    let filter = flag
+        .map(str::to_string)
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| cfg.log.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match cfg.log.format.as_str() {
+        "json" => true,
+        "human" => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,826 @@
+//! Log files: decompression, decoding into [`Record`]s, and S3 key classification.
+//!
+//! # Accepted layouts
+//!
+//! - CloudTrail's S3 delivery format, `{"Records":[...]}` (the `Records` key may sit
+//!   anywhere in the top-level object; other keys are ignored).
+//! - A bare JSON array of events, `[...]`.
+//! - JSON lines: one event object per line (Panther exports); blank lines skipped.
+//!
+//! # Fast path and fallback
+//!
+//! The whole `Records` array is first decoded in one typed pass. Only when that fails
+//! is the buffer read again element by element (each element kept as raw JSON, then
+//! decoded on its own), so that one bad record never loses the others. A file cut
+//! short (truncated download, partial gzip) keeps every record before the cut.
+//!
+//! # What makes a record bad
+//!
+//! A record is dropped and counted, by [`BadRecordReason`], when:
+//! - it is not a JSON object (`not_an_object`);
+//! - it is not valid JSON, or the file ends inside it (`invalid_json`);
+//! - a structured field has the wrong shape, e.g. `userIdentity` is a string
+//!   (`bad_field_type`);
+//! - `eventName`, `eventSource` or `eventTime` is absent, `null`, empty or not a string
+//!   (`missing_event_name`, `missing_event_source`, `missing_event_time`);
+//! - `eventTime` is present but in no format [`crate::time`] accepts
+//!   (`bad_event_time`).
+//!
+//! Nothing else rejects a record: quirky-but-real values (service names as source
+//! IP, bracketed user agents, missing `userIdentity`, `null` request parameters,
+//! mangled ARNs, booleans written as strings) are kept as they are.
+//!
+//! Record indices in [`RecordError`] are 0-based positions in the `Records` array, or
+//! 0-based positions among the non-blank lines of a JSON-lines file.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::record::Record;
+use crate::time::{EpochMillis, parse_event_time};
+
+/// A whole log file that could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The input (or its decompressed form) is larger than the allowed bound.
+    #[error("log file exceeds {max_bytes} bytes once decompressed")]
+    TooLarge {
+        /// The bound that was exceeded.
+        max_bytes: usize,
+    },
+    /// The gzip stream is corrupt.
+    #[error("gzip: {0}")]
+    Gzip(#[source] std::io::Error),
+    /// Nothing but whitespace.
+    #[error("log file is empty")]
+    Empty,
+    /// Not a CloudTrail log in any accepted layout.
+    #[error("not a CloudTrail log: {0}")]
+    NotCloudTrail(String),
+}
+
+/// Why one record was dropped. See the module docs for the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BadRecordReason {
+    /// The element is valid JSON but not an object.
+    NotAnObject,
+    /// The element is not valid JSON, or the file ends inside it.
+    InvalidJson,
+    /// A structured field has the wrong JSON type.
+    BadFieldType,
+    /// A required field (`eventName`, `eventSource`, `eventTime`) is missing or empty.
+    MissingField(&'static str),
+    /// `eventTime` is present but not a timestamp.
+    BadEventTime,
+}
+
+impl BadRecordReason {
+    /// A stable snake_case name, for counters and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotAnObject => "not_an_object",
+            Self::InvalidJson => "invalid_json",
+            Self::BadFieldType => "bad_field_type",
+            Self::MissingField(EVENT_NAME) => "missing_event_name",
+            Self::MissingField(EVENT_SOURCE) => "missing_event_source",
+            Self::MissingField(EVENT_TIME) => "missing_event_time",
+            Self::MissingField(_) => "missing_field",
+            Self::BadEventTime => "bad_event_time",
+        }
+    }
+}
+
+impl fmt::Display for BadRecordReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+const EVENT_NAME: &str = "eventName";
+const EVENT_SOURCE: &str = "eventSource";
+const EVENT_TIME: &str = "eventTime";
+
+/// One dropped record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// Position of the record (see the module docs).
+    pub index: usize,
+    /// Why it was dropped.
+    pub reason: BadRecordReason,
+    /// Details for a log line.
+    pub message: String,
+}
+
+/// A decoded log file: the good records, in file order, and the dropped ones.
+#[derive(Debug, Default)]
+pub struct LogFile<'a> {
+    /// Records that passed validation, in file order.
+    pub records: Vec<Record<'a>>,
+    /// Records that were dropped, in file order.
+    pub errors: Vec<RecordError>,
+}
+
+impl LogFile<'_> {
+    /// Dropped records per reason, sorted by reason name.
+    pub fn error_counts(&self) -> Vec<(&'static str, usize)> {
+        let mut counts = std::collections::BTreeMap::new();
+        for e in &self.errors {
+            *counts.entry(e.reason.as_str()).or_insert(0usize) += 1;
+        }
+        counts.into_iter().collect()
+    }
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Gunzips `bytes` when they start with the gzip magic, else returns them as they
+/// are. Either way the result is at most `max_bytes` long, or [`LogError::TooLarge`].
+/// Concatenated gzip members are read as one stream.
+pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogError> {
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        if bytes.len() > max_bytes {
+            return Err(LogError::TooLarge { max_bytes });
+        }
+        return Ok(Cow::Borrowed(bytes));
+    }
+    // The gzip trailer's ISIZE (uncompressed size mod 2^32) is a good capacity hint
+    // for the usual single-member file; never trust it beyond the bound.
+    let hint = bytes
+        .len()
+        .checked_sub(4)
+        .and_then(|at| bytes.get(at..))
+        .and_then(|t| <[u8; 4]>::try_from(t).ok())
+        .map_or(0, |t| u32::from_le_bytes(t) as usize);
+    let mut out = Vec::with_capacity(hint.min(max_bytes).saturating_add(1));
+    let limit = u64::try_from(max_bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(LogError::Gzip)?;
+    if out.len() > max_bytes {
+        return Err(LogError::TooLarge { max_bytes });
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// Decodes a (decompressed) log file. See the module docs for the accepted layouts
+/// and for what makes a record bad. Errors only when the buffer is not a log at all.
+pub fn parse_log(buf: &[u8]) -> Result<LogFile<'_>, LogError> {
+    let start = buf
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .ok_or(LogError::Empty)?;
+    // A UTF-8 byte-order mark is not JSON; skip it.
+    let buf = match buf.get(start..) {
+        Some([0xef, 0xbb, 0xbf, rest @ ..]) => rest,
+        Some(rest) => rest,
+        None => return Err(LogError::Empty),
+    };
+    match buf.first() {
+        Some(b'[') => Ok(parse_array(buf)),
+        Some(b'{') => parse_object(buf),
+        // JSON lines whose first line is not an object: still JSON lines.
+        _ => parse_lines(buf),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
+struct Envelope<'a> {
+    #[serde(rename = "Records")]
+    records: Vec<Record<'a>>,
+}
+
+fn parse_object(buf: &[u8]) -> Result<LogFile<'_>, LogError> {
+    // Fast path: one typed pass over the whole array.
+    if let Ok(env) = serde_json::from_slice::<Envelope<'_>>(buf) {
+        return Ok(validate_all(env.records));
+    }
+    // Slow path: keep every element raw, so bad ones can be isolated.
+    let mut raws = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(buf);
+    let mut seen_records = false;
+    let outcome = de::Deserializer::deserialize_map(
+        &mut de,
+        EnvelopeVisitor {
+            raws: &mut raws,
+            seen_records: &mut seen_records,
+        },
+    )
+    .and_then(|()| de.end());
+    if seen_records {
+        let mut file = decode_raws(&raws);
+        if let Err(e) = outcome {
+            file.errors.push(cut_short(raws.len(), &e));
+        }
+        return Ok(file);
+    }
+    parse_lines(buf)
+}
+
+fn parse_array(buf: &[u8]) -> LogFile<'_> {
+    if let Ok(records) = serde_json::from_slice::<Vec<Record<'_>>>(buf) {
+        return validate_all(records);
+    }
+    let mut raws = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(buf);
+    let outcome = de::Deserializer::deserialize_seq(&mut de, RawSeqVisitor { raws: &mut raws })
+        .and_then(|()| de.end());
+    let mut file = decode_raws(&raws);
+    if let Err(e) = outcome {
+        file.errors.push(cut_short(raws.len(), &e));
+    }
+    file
+}
+
+/// JSON lines: every non-blank line is one event.
+fn parse_lines(buf: &[u8]) -> Result<LogFile<'_>, LogError> {
+    let mut file = LogFile::default();
+    let mut index = 0;
+    let mut objects = 0usize;
+    for line in buf.split(|&b| b == b'\n') {
+        let line = trim_ascii(line);
+        if line.is_empty() {
+            continue;
+        }
+        if line.first() == Some(&b'{') {
+            objects += 1;
+        }
+        match serde_json::from_slice::<&RawValue>(line) {
+            Ok(raw) => decode_one(index, raw, &mut file),
+            Err(e) => file.errors.push(RecordError {
+                index,
+                reason: BadRecordReason::InvalidJson,
+                message: e.to_string(),
+            }),
+        }
+        index += 1;
+    }
+    if objects == 0 {
+        return Err(LogError::NotCloudTrail(
+            "neither {\"Records\":[...]} nor JSON lines of events".to_owned(),
+        ));
+    }
+    if file.records.is_empty() && index == 1 {
+        // One object that is no event and has no Records: say what it is.
+        if let Some(err) = file.errors.pop() {
+            return Err(LogError::NotCloudTrail(format!(
+                "a single object without \"Records\" that is no event ({})",
+                err.message
+            )));
+        }
+    }
+    Ok(file)
+}
+
+fn trim_ascii(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if first.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if last.is_ascii_whitespace() {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+fn cut_short(index: usize, e: &serde_json::Error) -> RecordError {
+    RecordError {
+        index,
+        reason: BadRecordReason::InvalidJson,
+        message: format!("log unreadable from this record on: {e}"),
+    }
+}
+
+fn validate_all(records: Vec<Record<'_>>) -> LogFile<'_> {
+    let mut file = LogFile {
+        records: Vec::with_capacity(records.len()),
+        errors: Vec::new(),
+    };
+    for (index, rec) in records.into_iter().enumerate() {
+        push_validated(index, rec, &mut file);
+    }
+    file
+}
+
+fn decode_raws<'a>(raws: &[&'a RawValue]) -> LogFile<'a> {
+    let mut file = LogFile::default();
+    for (index, raw) in raws.iter().enumerate() {
+        decode_one(index, raw, &mut file);
+    }
+    file
+}
+
+fn decode_one<'a>(index: usize, raw: &'a RawValue, file: &mut LogFile<'a>) {
+    let text = raw.get();
+    if !text.starts_with('{') {
+        file.errors.push(RecordError {
+            index,
+            reason: BadRecordReason::NotAnObject,
+            message: format!("a JSON {}, not an object", json_kind(text)),
+        });
+        return;
+    }
+    match serde_json::from_str::<Record<'a>>(text) {
+        Ok(rec) => push_validated(index, rec, file),
+        Err(e) => file.errors.push(RecordError {
+            index,
+            reason: if e.is_data() {
+                BadRecordReason::BadFieldType
+            } else {
+                BadRecordReason::InvalidJson
+            },
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn json_kind(text: &str) -> &'static str {
+    match text.as_bytes().first() {
+        Some(b'[') => "array",
+        Some(b'"') => "string",
+        Some(b't' | b'f') => "boolean",
+        Some(b'n') => "null",
+        _ => "number",
+    }
+}
+
+fn push_validated<'a>(index: usize, rec: Record<'a>, file: &mut LogFile<'a>) {
+    match validate(&rec) {
+        Ok(()) => file.records.push(rec),
+        Err((reason, message)) => file.errors.push(RecordError {
+            index,
+            reason,
+            message,
+        }),
+    }
+}
+
+fn validate(rec: &Record<'_>) -> Result<(), (BadRecordReason, String)> {
+    let missing = |field: &'static str| {
+        (
+            BadRecordReason::MissingField(field),
+            format!("{field} is missing, null, empty or not a string"),
+        )
+    };
+    if rec.event_name.is_empty() {
+        return Err(missing(EVENT_NAME));
+    }
+    if rec.event_source.is_empty() {
+        return Err(missing(EVENT_SOURCE));
+    }
+    if rec.event_time.is_empty() {
+        return Err(missing(EVENT_TIME));
+    }
+    if parse_event_time(&rec.event_time).is_none() {
+        let shown: String = rec.event_time.chars().take(40).collect();
+        return Err((
+            BadRecordReason::BadEventTime,
+            format!("eventTime {shown:?} is not a timestamp"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the top-level object, keeping the elements of `Records` raw; elements read
+/// before an error stay in `raws`.
+struct EnvelopeVisitor<'v, 'a> {
+    raws: &'v mut Vec<&'a RawValue>,
+    seen_records: &'v mut bool,
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for EnvelopeVisitor<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object with a Records array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "Records" && !*self.seen_records {
+                *self.seen_records = true;
+                map.next_value_seed(RawSeqSeed { raws: self.raws })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct RawSeqSeed<'v, 'a> {
+    raws: &'v mut Vec<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RawSeqSeed<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(RawSeqVisitor { raws: self.raws })
+    }
+}
+
+struct RawSeqVisitor<'v, 'a> {
+    raws: &'v mut Vec<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for RawSeqVisitor<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            self.raws.push(raw);
+        }
+        Ok(())
+    }
+}
+
+/// What an S3 key under a CloudTrail bucket holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A log file.
+    Log(LogKey),
+    /// A digest file (`CloudTrail-Digest`).
+    Digest,
+    /// An Insights file (`CloudTrail-Insight`).
+    Insights,
+    /// Anything else.
+    Other,
+}
+
+/// What a log file's key says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogKey {
+    /// The account whose events the file holds.
+    pub account_id: String,
+    /// The region the events come from.
+    pub region: String,
+    /// The delivery time from the file name, to the minute.
+    pub delivered_ms: EpochMillis,
+    /// The organization id, for organization trails.
+    pub org_id: Option<String>,
+}
+
+/// Classifies an S3 key (or a bare file name):
+/// `[prefix/]AWSLogs/[o-xxx/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_RANDOM.json.gz`
+/// is a [`KeyKind::Log`]; so is a bare file name of that form. Keys with a
+/// `CloudTrail-Digest` or `CloudTrail-Insight` segment or file-name part are digests
+/// and Insights files. The file name is what counts; the path only adds the org id.
+pub fn classify_key(key: &str) -> KeyKind {
+    let (dir, name) = key.rsplit_once('/').unwrap_or(("", key));
+    if name.contains("_CloudTrail-Digest_") || dir.split('/').any(|s| s == "CloudTrail-Digest") {
+        return KeyKind::Digest;
+    }
+    if name.contains("_CloudTrail-Insight_") || dir.split('/').any(|s| s == "CloudTrail-Insight") {
+        return KeyKind::Insights;
+    }
+    match parse_log_name(name) {
+        Some(mut log) => {
+            log.org_id = org_id(dir);
+            KeyKind::Log(log)
+        }
+        None => KeyKind::Other,
+    }
+}
+
+/// `ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_RANDOM.json[.gz]`
+fn parse_log_name(name: &str) -> Option<LogKey> {
+    let stem = name
+        .strip_suffix(".json.gz")
+        .or_else(|| name.strip_suffix(".json"))?;
+    let mut parts = stem.split('_');
+    let account = parts.next()?;
+    if parts.next()? != "CloudTrail" {
+        return None;
+    }
+    let region = parts.next()?;
+    let stamp = parts.next()?;
+    let random = parts.next()?;
+    if parts.next().is_some()
+        || account.is_empty()
+        || account.len() > 12
+        || !account.bytes().all(|b| b.is_ascii_digit())
+        || region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        || random.is_empty()
+    {
+        return None;
+    }
+    Some(LogKey {
+        account_id: account.to_owned(),
+        region: region.to_owned(),
+        delivered_ms: parse_stamp(stamp)?,
+        org_id: None,
+    })
+}
+
+/// `YYYYMMDDTHHMMZ` to epoch milliseconds.
+fn parse_stamp(s: &str) -> Option<EpochMillis> {
+    let b = s.as_bytes();
+    if b.len() != 14 || b.get(8) != Some(&b'T') || b.get(13) != Some(&b'Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = b.get(r)?;
+        d.iter().try_fold(0i64, |v, &c| {
+            c.is_ascii_digit().then(|| v * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi) = (num(9..11)?, num(11..13)?);
+    // Reuse the event-time parser's validation of the calendar.
+    let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:00Z");
+    parse_event_time(&text)
+}
+
+/// The `o-xxxxxxxxxx` segment right after `AWSLogs`, if any.
+fn org_id(dir: &str) -> Option<String> {
+    let mut segs = dir.split('/');
+    segs.find(|s| *s == "AWSLogs")?;
+    let next = segs.next()?;
+    let id = next.strip_prefix("o-")?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| next.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const GOOD: &str = r#"{"eventTime":"2023-07-10T11:45:02Z","eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn reasons(file: &LogFile<'_>) -> Vec<(usize, &'static str)> {
+        file.errors
+            .iter()
+            .map(|e| (e.index, e.reason.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn fast_path_keeps_order_and_borrows() {
+        let buf = format!(
+            r#"{{"Records":[{GOOD},{}]}}"#,
+            GOOD.replace("GetObject", "PutObject")
+        );
+        let file = parse_log(buf.as_bytes()).unwrap();
+        assert!(file.errors.is_empty());
+        let names: Vec<&str> = file.records.iter().map(|r| &*r.event_name).collect();
+        assert_eq!(names, ["GetObject", "PutObject"]);
+        assert!(matches!(file.records[0].event_name, Cow::Borrowed(_)));
+        assert_eq!(file.records[0].event_time_ms(), Some(1_688_989_502_000));
+    }
+
+    #[test]
+    fn one_bad_record_never_loses_the_others() {
+        let buf = format!(
+            r#"{{"Records":[{GOOD},42,{{"eventSource":"a","eventTime":"2023-07-10T11:45:02Z"}},{GOOD},{{"eventName":"x","eventTime":"2023-07-10T11:45:02Z"}},{{"eventName":"x","eventSource":"a"}},{{"eventName":"x","eventSource":"a","eventTime":"yesterday"}},{{"eventName":"x","eventSource":"a","eventTime":"2023-07-10T11:45:02Z","userIdentity":"root"}},[1],{GOOD}]}}"#
+        );
+        let file = parse_log(buf.as_bytes()).unwrap();
+        assert_eq!(file.records.len(), 3);
+        assert_eq!(
+            reasons(&file),
+            [
+                (1, "not_an_object"),
+                (2, "missing_event_name"),
+                (4, "missing_event_source"),
+                (5, "missing_event_time"),
+                (6, "bad_event_time"),
+                (7, "bad_field_type"),
+                (8, "not_an_object"),
+            ]
+        );
+        assert_eq!(
+            file.error_counts(),
+            [
+                ("bad_event_time", 1),
+                ("bad_field_type", 1),
+                ("missing_event_name", 1),
+                ("missing_event_source", 1),
+                ("missing_event_time", 1),
+                ("not_an_object", 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn quirky_but_real_values_are_kept() {
+        let rec = r#"{"eventVersion":"1.03","eventTime":"2025-01-21 17:49:47.000000000","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","sourceIPAddress":"AWS Internal","userAgent":"[aws-cli/1.16.19 Python/2.7]","readOnly":"true","managementEvent":"false","requestParameters":null,"responseElements":"odd","resources":null,"recipientAccountId":12345678901,"userIdentity":{"type":"IAMUser","accountid":"12345678901","principalid":"AIDA","accesKeyId":"AKIAX","invokedBy":null}}"#;
+        let file = parse_log(rec.as_bytes()).unwrap();
+        assert_eq!(file.errors, vec![]);
+        let r = &file.records[0];
+        assert_eq!(r.source_ip_address.as_deref(), Some("AWS Internal"));
+        assert_eq!(
+            r.user_agent.as_deref(),
+            Some("[aws-cli/1.16.19 Python/2.7]")
+        );
+        assert_eq!((r.read_only, r.management_event), (Some(true), Some(false)));
+        assert!(r.request_parameters.is_none());
+        assert_eq!(r.response_elements.map(|v| v.get()), Some(r#""odd""#));
+        assert!(r.resources.is_none());
+        assert_eq!(r.recipient_account_id.as_deref(), Some("12345678901"));
+        let ui = r.user_identity.as_ref().unwrap();
+        assert_eq!(ui.account_id.as_deref(), Some("12345678901"));
+        assert_eq!(ui.access_key_id.as_deref(), Some("AKIAX"));
+        assert_eq!(ui.invoked_by, None);
+        assert_eq!(r.model_id(), None);
+    }
+
+    #[test]
+    fn model_id_and_request_params() {
+        let line = |params: &str| {
+            format!(
+                r#"{{"eventTime":"2023-07-10T11:45:02Z","eventSource":"bedrock.amazonaws.com","eventName":"InvokeModel","requestParameters":{params}}}"#
+            )
+        };
+        let model = |params: &str| {
+            let buf = line(params);
+            parse_log(buf.as_bytes()).unwrap().records[0]
+                .model_id()
+                .map(|m| m.into_owned())
+        };
+        assert_eq!(
+            model(r#"{"modelId":"anthropic.claude-3-sonnet-20240229-v1:0"}"#).as_deref(),
+            Some("anthropic.claude-3-sonnet-20240229-v1:0")
+        );
+        assert_eq!(
+            model(r#"{"baseModelIdentifier":"amazon.titan","other":1}"#).as_deref(),
+            Some("amazon.titan")
+        );
+        assert_eq!(
+            model(r#"{"modelId":"","modelIdentifier":"meta.llama3"}"#).as_deref(),
+            Some("meta.llama3")
+        );
+        assert_eq!(model("{}"), None);
+        assert_eq!(model("null"), None);
+        assert_eq!(model(r#"{"modelId":true}"#), None);
+        // Numbers read as their text, like every lenient string field.
+        assert_eq!(model(r#"{"modelId":7}"#).as_deref(), Some("7"));
+        let buf = line(r#"{"modelId":"m","maxTokens":512}"#);
+        let file = parse_log(buf.as_bytes()).unwrap();
+        assert_eq!(
+            file.records[0].request_param("maxTokens"),
+            Some(serde_json::json!(512))
+        );
+        assert_eq!(file.records[0].request_param("absent"), None);
+    }
+
+    #[test]
+    fn json_lines_and_bare_arrays() {
+        let buf = format!("{GOOD}\n\n{{\"not\":\"an event\"}}\r\n{GOOD}\n{{broken\n");
+        let file = parse_log(buf.as_bytes()).unwrap();
+        assert_eq!(file.records.len(), 2);
+        assert_eq!(
+            reasons(&file),
+            [(1, "missing_event_name"), (3, "invalid_json")]
+        );
+        let buf = format!("[{GOOD}, 1, {GOOD}]");
+        let file = parse_log(buf.as_bytes()).unwrap();
+        assert_eq!(file.records.len(), 2);
+        assert_eq!(reasons(&file), [(1, "not_an_object")]);
+    }
+
+    #[test]
+    fn truncated_file_keeps_what_came_before() {
+        let buf = format!(r#"{{"Records":[{GOOD},{GOOD},{GOOD}]}}"#);
+        let cut = &buf.as_bytes()[..buf.len() - 20];
+        let file = parse_log(cut).unwrap();
+        assert_eq!(file.records.len(), 2);
+        assert_eq!(reasons(&file), [(2, "invalid_json")]);
+    }
+
+    #[test]
+    fn records_key_need_not_come_first() {
+        let buf = format!(r#"{{"other":[1,2],"Records":[{GOOD},"x"]}}"#);
+        let file = parse_log(buf.as_bytes()).unwrap();
+        assert_eq!(file.records.len(), 1);
+        assert_eq!(reasons(&file), [(1, "not_an_object")]);
+    }
+
+    #[test]
+    fn whole_file_errors() {
+        assert!(matches!(parse_log(b""), Err(LogError::Empty)));
+        assert!(matches!(parse_log(b" \n\t"), Err(LogError::Empty)));
+        assert!(matches!(
+            parse_log(b"hello"),
+            Err(LogError::NotCloudTrail(_))
+        ));
+        let err = parse_log(br#"{"digestStartTime":"x"}"#).unwrap_err();
+        assert!(err.to_string().contains("no event"), "{err}");
+        // An empty Records array is a valid, empty log.
+        let file = parse_log(br#"{"Records":[]}"#).unwrap();
+        assert!(file.records.is_empty() && file.errors.is_empty());
+        // A byte-order mark is tolerated.
+        let buf = format!("\u{feff}{{\"Records\":[{GOOD}]}}");
+        assert_eq!(parse_log(buf.as_bytes()).unwrap().records.len(), 1);
+    }
+
+    #[test]
+    fn decompress_gunzips_and_bounds() {
+        let plain = format!(r#"{{"Records":[{GOOD}]}}"#).into_bytes();
+        let gz = gzip(&plain);
+        assert_eq!(&*decompress(&gz, plain.len()).unwrap(), plain.as_slice());
+        assert!(matches!(
+            decompress(&gz, plain.len() - 1),
+            Err(LogError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decompress(&plain, plain.len()).unwrap(),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            decompress(&plain, 3),
+            Err(LogError::TooLarge { max_bytes: 3 })
+        ));
+        // Concatenated members read as one stream.
+        let mut two = gzip(b"ab");
+        two.extend(gzip(b"cd"));
+        assert_eq!(&*decompress(&two, 10).unwrap(), b"abcd");
+        // A corrupt stream is an error, not a panic.
+        let mut bad = gz.clone();
+        bad.truncate(gz.len() / 2);
+        assert!(matches!(decompress(&bad, 1 << 20), Err(LogError::Gzip(_))));
+        // A gzip bomb stops at the bound.
+        let bomb = gzip(&vec![b' '; 2 << 20]);
+        // Small enough to pass any input-size check, too big once inflated.
+        assert!(bomb.len() < 256 << 10);
+        assert!(matches!(
+            decompress(&bomb, 256 << 10),
+            Err(LogError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn classifies_keys() {
+        let log = |key: &str| match classify_key(key) {
+            KeyKind::Log(k) => k,
+            other => panic!("{key}: {other:?}"),
+        };
+        let k = log(
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2023/07/10/111122223333_CloudTrail_us-east-1_20230710T1145Z_7xgocspSowgK0Gto.json.gz",
+        );
+        assert_eq!(k.account_id, "111122223333");
+        assert_eq!(k.region, "us-east-1");
+        assert_eq!(k.delivered_ms, 1_688_989_500_000);
+        assert_eq!(k.org_id, None);
+        let k = log(
+            "trail-prefix/AWSLogs/o-exampleorg1/111122223333/CloudTrail/eu-west-1/2024/02/29/111122223333_CloudTrail_eu-west-1_20240229T2355Z_abc.json.gz",
+        );
+        assert_eq!(k.org_id.as_deref(), Some("o-exampleorg1"));
+        assert_eq!(k.region, "eu-west-1");
+        // Bare file names, as in the real-data folder.
+        let k = log("218007301253_CloudTrail_us-east-1_20230710T1145Z_s7dpHbl38neqZbm2.json.gz");
+        assert_eq!(k.account_id, "218007301253");
+        assert_eq!(
+            classify_key(
+                "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2023/07/10/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20230710T114502Z.json.gz"
+            ),
+            KeyKind::Digest
+        );
+        assert_eq!(
+            classify_key(
+                "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2023/07/10/111122223333_CloudTrail-Insight_us-east-1_20230710T1145Z_abc.json.gz"
+            ),
+            KeyKind::Insights
+        );
+        for other in [
+            "",
+            "/",
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2023/07/10/",
+            "aws.impact.bedrock-invoke-model.records.json.gz",
+            "111122223333_CloudTrail_us-east-1_20231310T1145Z_abc.json.gz",
+            "111122223333_CloudTrail_us-east-1_20230710T1145_abc.json.gz",
+            "1111x2223333_CloudTrail_us-east-1_20230710T1145Z_abc.json.gz",
+            "111122223333_CloudTrail_us-east-1_20230710T1145Z_abc.txt",
+            "AWSLogs/111122223333/elasticloadbalancing/us-east-1/x.log.gz",
+        ] {
+            assert_eq!(classify_key(other), KeyKind::Other, "{other}");
+        }
+    }
+}

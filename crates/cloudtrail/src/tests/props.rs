@@ -1,0 +1,294 @@
+//! Property tests: no input panics `parse_log`, `decompress`, `decode_notification`
+//! or `classify_key`, arbitrary or mutated from real inputs; and bad records are
+//! isolated exactly.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+
+use super::{read_real, workspace_dir};
+use crate::log::{BadRecordReason, classify_key, decompress, parse_log};
+use crate::notification::decode_notification;
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A small real Records file (51 events), the Stratus Bedrock file and the Panther
+/// JSON-lines file, decompressed once.
+fn real_samples() -> &'static [Vec<u8>] {
+    static SAMPLES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    SAMPLES.get_or_init(|| vec![
+        read_real(
+            "invictus-ir_aws_dataset/218007301253_CloudTrail_us-east-1_20230710T1145Z_s7dpHbl38neqZbm2.json.gz",
+        ),
+        read_real("stratus-red-team_detonation-logs/aws.impact.bedrock-invoke-model.records.json.gz"),
+        read_real("panther-analysis_cloudtrail-rule-fixtures/panther_cloudtrail_tests.jsonl.gz"),
+    ])
+}
+
+/// The same samples, gzipped once.
+fn real_samples_gz() -> &'static [Vec<u8>] {
+    static SAMPLES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    SAMPLES.get_or_init(|| real_samples().iter().map(|s| gzip(s)).collect())
+}
+
+fn notification_samples() -> &'static [String] {
+    static SAMPLES: OnceLock<Vec<String>> = OnceLock::new();
+    SAMPLES.get_or_init(|| {
+        let dir = workspace_dir().join("tests/fixtures/notifications");
+        let mut out: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        out.sort();
+        out
+    })
+}
+
+/// One edit to a byte buffer.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip { at: usize, byte: u8 },
+    Truncate { at: usize },
+    Insert { at: usize, bytes: Vec<u8> },
+    Delete { at: usize, len: usize },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let special = prop::sample::select(vec![
+        b'"', b'{', b'}', b'[', b']', b',', b':', b'\\', b'\n', 0u8, 0xff, b'0', b'n',
+    ]);
+    prop_oneof![
+        (any::<usize>(), prop_oneof![any::<u8>(), special.clone()])
+            .prop_map(|(at, byte)| Mutation::Flip { at, byte }),
+        any::<usize>().prop_map(|at| Mutation::Truncate { at }),
+        (any::<usize>(), prop::collection::vec(special, 1..8))
+            .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
+        (any::<usize>(), 1usize..64).prop_map(|(at, len)| Mutation::Delete { at, len }),
+    ]
+}
+
+fn apply(buf: &mut Vec<u8>, muts: &[Mutation]) {
+    for m in muts {
+        let n = buf.len().max(1);
+        match m {
+            Mutation::Flip { at, byte } => {
+                if let Some(b) = buf.get_mut(at % n) {
+                    *b = *byte;
+                }
+            }
+            Mutation::Truncate { at } => buf.truncate(at % n),
+            Mutation::Insert { at, bytes } => {
+                let at = (at % n).min(buf.len());
+                buf.splice(at..at, bytes.iter().copied());
+            }
+            Mutation::Delete { at, len } => {
+                let at = (at % n).min(buf.len());
+                let end = (at + len).min(buf.len());
+                buf.drain(at..end);
+            }
+        }
+    }
+}
+
+/// What a generated record looks like.
+#[derive(Debug, Clone)]
+enum Gen {
+    Good {
+        name: String,
+        source: String,
+        ip: String,
+    },
+    NotAnObject(i64),
+    NoName,
+    NoSource,
+    NoTime,
+    BadTime(String),
+    BadType,
+}
+
+fn gen_record() -> impl Strategy<Value = Gen> {
+    let text = "[a-zA-Z0-9 ._:/\\[\\]\"\\\\é-]{1,24}";
+    prop_oneof![
+        6 => (text, text, text).prop_map(|(name, source, ip)| Gen::Good { name, source, ip }),
+        1 => any::<i64>().prop_map(Gen::NotAnObject),
+        1 => Just(Gen::NoName),
+        1 => Just(Gen::NoSource),
+        1 => Just(Gen::NoTime),
+        1 => "[a-z ]{0,12}".prop_map(Gen::BadTime),
+        1 => Just(Gen::BadType),
+    ]
+}
+
+fn render(g: &Gen) -> (String, Option<BadRecordReason>) {
+    let t = r#""eventTime":"2024-05-01T10:00:00Z""#;
+    match g {
+        Gen::Good { name, source, ip } => (
+            serde_json::json!({
+                "eventTime": "2024-05-01 10:00:00.123456789",
+                "eventName": name,
+                "eventSource": source,
+                "sourceIPAddress": ip,
+                "requestParameters": null,
+            })
+            .to_string(),
+            None,
+        ),
+        Gen::NotAnObject(n) => (n.to_string(), Some(BadRecordReason::NotAnObject)),
+        Gen::NoName => (
+            format!(r#"{{{t},"eventSource":"s","eventName":null}}"#),
+            Some(BadRecordReason::MissingField("eventName")),
+        ),
+        Gen::NoSource => (
+            format!(r#"{{{t},"eventName":"n"}}"#),
+            Some(BadRecordReason::MissingField("eventSource")),
+        ),
+        Gen::NoTime => (
+            r#"{"eventName":"n","eventSource":"s","eventTime":""}"#.to_owned(),
+            Some(BadRecordReason::MissingField("eventTime")),
+        ),
+        Gen::BadTime(s) => (
+            serde_json::json!({"eventName":"n","eventSource":"s","eventTime": format!("x{s}")})
+                .to_string(),
+            Some(BadRecordReason::BadEventTime),
+        ),
+        Gen::BadType => (
+            format!(r#"{{{t},"eventName":"n","eventSource":"s","userIdentity":"root"}}"#),
+            Some(BadRecordReason::BadFieldType),
+        ),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_log(&bytes);
+        let _ = decompress(&bytes, 1 << 16);
+        let mut gz = vec![0x1f, 0x8b];
+        gz.extend_from_slice(&bytes);
+        let _ = decompress(&gz, 1 << 16);
+    }
+
+    #[test]
+    fn arbitrary_strings_never_panic(s in "\\PC{0,200}") {
+        let _ = decode_notification(&s);
+        let _ = classify_key(&s);
+        let _ = parse_log(s.as_bytes());
+    }
+
+    #[test]
+    fn key_like_strings_never_panic(s in "(AWSLogs/)?(o-[a-z0-9]{0,12}/)?[0-9]{0,13}(/CloudTrail(-Digest|-Insight)?)?(/[a-z0-9-]{0,12})?(/[0-9]{0,4}){0,3}/[0-9]{0,13}_CloudTrail(-Digest)?_[a-z0-9-]{0,12}_[0-9T]{0,14}Z?_[A-Za-z0-9]{0,16}(\\.json)?(\\.gz)?") {
+        let _ = classify_key(&s);
+    }
+
+    #[test]
+    fn mutated_notifications_never_panic(which in 0usize..15, muts in prop::collection::vec(mutation(), 1..4)) {
+        let samples = notification_samples();
+        let mut buf = samples[which % samples.len()].clone().into_bytes();
+        apply(&mut buf, &muts);
+        let s = String::from_utf8_lossy(&buf);
+        let _ = decode_notification(&s);
+    }
+
+    /// Generated logs with bad records mixed in: exactly the good ones come out, in
+    /// order, and each bad one is reported at its index with its reason, whichever
+    /// layout carries them.
+    #[test]
+    fn bad_records_are_isolated_exactly(gens in prop::collection::vec(gen_record(), 0..40), layout in 0u8..3) {
+        let rendered: Vec<(String, Option<BadRecordReason>)> = gens.iter().map(render).collect();
+        let bodies: Vec<&str> = rendered.iter().map(|(b, _)| b.as_str()).collect();
+        let buf = match layout {
+            0 => format!(r#"{{"Records":[{}]}}"#, bodies.join(",")),
+            1 => format!("[{}]", bodies.join(",\n")),
+            _ => bodies.join("\n"),
+        };
+        let parsed = parse_log(buf.as_bytes());
+        let want_good: Vec<&str> = gens.iter().filter_map(|g| match g {
+            Gen::Good { name, .. } => Some(name.as_str()),
+            _ => None,
+        }).collect();
+        let file = match parsed {
+            Ok(file) => file,
+            Err(_) => {
+                // Only JSON lines without any event object may be rejected as a
+                // whole: nothing, only non-objects, or one lone non-event line.
+                let lone_or_no_object = gens.len() <= 1
+                    || gens.iter().all(|g| matches!(g, Gen::NotAnObject(_)));
+                prop_assert!(layout == 2 && want_good.is_empty() && lone_or_no_object);
+                return Ok(());
+            }
+        };
+        let got_good: Vec<&str> = file.records.iter().map(|r| &*r.event_name).collect();
+        prop_assert_eq!(got_good, want_good);
+        let want_bad: Vec<(usize, BadRecordReason)> = rendered
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, r))| r.map(|r| (i, r)))
+            .collect();
+        let got_bad: Vec<(usize, BadRecordReason)> =
+            file.errors.iter().map(|e| (e.index, e.reason)).collect();
+        prop_assert_eq!(got_bad, want_bad);
+    }
+
+    /// A log cut anywhere keeps every record that ended before the cut.
+    #[test]
+    fn truncation_keeps_complete_records(cut in 0.0f64..1.0) {
+        let buf = &real_samples()[0];
+        // Element end offsets, from an independent raw parse.
+        #[derive(serde::Deserialize)]
+        struct Raw<'a> {
+            #[serde(borrow, rename = "Records")]
+            records: Vec<&'a serde_json::value::RawValue>,
+        }
+        let raw: Raw<'_> = serde_json::from_slice(buf).unwrap();
+        let base = buf.as_ptr() as usize;
+        let ends: Vec<usize> = raw
+            .records
+            .iter()
+            .map(|r| r.get().as_ptr() as usize - base + r.get().len())
+            .collect();
+        let at = ((buf.len() as f64) * cut) as usize;
+        let complete = ends.iter().filter(|&&e| e <= at).count();
+        match parse_log(&buf[..at]) {
+            Ok(file) => {
+                prop_assert_eq!(file.records.len(), complete);
+                prop_assert!(file.errors.len() <= 1);
+            }
+            // Cut before the first byte of the array: not a log.
+            Err(_) => prop_assert_eq!(complete, 0),
+        }
+    }
+}
+
+proptest! {
+    // Each case parses up to 680 kB in a debug build: fewer cases, same coverage
+    // of mutation kinds.
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_real_logs_never_panic(which in 0usize..3, muts in prop::collection::vec(mutation(), 1..6)) {
+        let samples = real_samples();
+        let mut buf = samples[which].clone();
+        apply(&mut buf, &muts);
+        if let Ok(file) = parse_log(&buf) {
+            for r in &file.records {
+                // What comes out is valid by the documented rules.
+                prop_assert!(!r.event_name.is_empty() && !r.event_source.is_empty());
+                prop_assert!(r.event_time_ms().is_some());
+                let _ = crate::identity::principal(r);
+                let _ = crate::identity::credential_class(r);
+                let _ = crate::identity::bedrock_surface(r);
+                let _ = r.model_id();
+            }
+        }
+        let mut gz = real_samples_gz()[which].clone();
+        apply(&mut gz, &muts);
+        let _ = decompress(&gz, 8 << 20);
+    }
+}

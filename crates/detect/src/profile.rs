@@ -1,0 +1,465 @@
+//! Per-principal and per-account baselines: decayed counts per feature, hourly Bedrock
+//! volume, first and last seen, and the last geolocated position.
+//!
+//! A [`Profile`] is what the store persists (serde). It is bounded: every feature keeps
+//! at most `max_values_per_feature` values, counts are `f32`, and there is no map whose
+//! iteration order could leak into an output.
+
+use cloudtrail::time::{EpochMillis, hour_of_week};
+use serde::{Deserialize, Serialize};
+
+use crate::config::DetectConfig;
+use crate::counter::{BucketCuts, DecayedCounts};
+use crate::finding::Bucket;
+use crate::observation::{NetClass, Observation};
+
+/// A feature of a call, as profiled and scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// ISO country code.
+    Country,
+    /// `City, CC`.
+    City,
+    /// Autonomous system number.
+    Asn,
+    /// User-agent family.
+    UaFamily,
+    /// User-agent family and major version, `boto3/1`.
+    UaVersion,
+    /// `generic` or `sdk`.
+    GenericClient,
+    /// Credential class.
+    Credential,
+    /// `bedrock:InvokeModel` (Bedrock calls only).
+    Api,
+    /// Bedrock model id (Bedrock calls only).
+    Model,
+    /// AWS region.
+    Region,
+    /// Error code (failed calls only; not scored).
+    Error,
+}
+
+impl Feature {
+    /// Every feature, in display order.
+    pub const ALL: [Feature; 11] = [
+        Feature::Country,
+        Feature::City,
+        Feature::Asn,
+        Feature::UaFamily,
+        Feature::UaVersion,
+        Feature::GenericClient,
+        Feature::Credential,
+        Feature::Api,
+        Feature::Model,
+        Feature::Region,
+        Feature::Error,
+    ];
+
+    /// The features scored for novelty on Bedrock calls.
+    pub const SCORED: [Feature; 10] = [
+        Feature::Country,
+        Feature::Asn,
+        Feature::City,
+        Feature::UaFamily,
+        Feature::UaVersion,
+        Feature::GenericClient,
+        Feature::Credential,
+        Feature::Api,
+        Feature::Model,
+        Feature::Region,
+    ];
+
+    /// Stable name, as in findings and config keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Country => "country",
+            Self::City => "city",
+            Self::Asn => "asn",
+            Self::UaFamily => "ua_family",
+            Self::UaVersion => "ua_version",
+            Self::GenericClient => "generic_client",
+            Self::Credential => "credential",
+            Self::Api => "api",
+            Self::Model => "model",
+            Self::Region => "region",
+            Self::Error => "error",
+        }
+    }
+
+    /// The value of this feature in `obs`, when it has one.
+    pub fn value(self, obs: &Observation) -> Option<String> {
+        let public = obs.net_class == NetClass::Public;
+        let family = obs.client.family.trim();
+        match self {
+            Self::Country => obs.geo.country.clone().filter(|_| public),
+            Self::City => match (&obs.geo.city, &obs.geo.country) {
+                (Some(city), Some(cc)) if public => Some(format!("{city}, {cc}")),
+                (Some(city), None) if public => Some(city.clone()),
+                _ => None,
+            },
+            Self::Asn => obs.geo.asn.filter(|_| public).map(|a| a.to_string()),
+            Self::UaFamily => (!family.is_empty()).then(|| family.to_string()),
+            Self::UaVersion => (!family.is_empty()).then(|| match &obs.client.major {
+                Some(m) => format!("{family}/{m}"),
+                None => family.to_string(),
+            }),
+            Self::GenericClient => (!family.is_empty())
+                .then(|| if obs.client.generic { "generic" } else { "sdk" }.to_string()),
+            Self::Credential => Some(obs.credential.as_str().to_string()),
+            Self::Api => obs.bedrock.is_some().then(|| api_key(obs)),
+            Self::Model => obs.model_id.clone().filter(|_| obs.bedrock.is_some()),
+            Self::Region => (!obs.region.is_empty()).then(|| obs.region.clone()),
+            Self::Error => obs.error_code.clone(),
+        }
+    }
+}
+
+/// `eventSource:eventName` with the `.amazonaws.com` suffix dropped: `bedrock:InvokeModel`.
+pub fn api_key(obs: &Observation) -> String {
+    let src = obs
+        .event_source
+        .strip_suffix(".amazonaws.com")
+        .unwrap_or(&obs.event_source);
+    format!("{src}:{}", obs.event_name)
+}
+
+/// A geolocated position at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GeoFix {
+    /// Latitude, degrees.
+    pub lat: f32,
+    /// Longitude, degrees.
+    pub lon: f32,
+    /// Accuracy radius, kilometres (0 when unknown).
+    pub accuracy_km: u32,
+    /// Event time.
+    pub at_ms: EpochMillis,
+}
+
+/// Whether a latitude and longitude are a position on Earth.
+pub fn valid_position(lat: f64, lon: f64) -> bool {
+    (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)
+}
+
+/// Hourly Bedrock call counts: the current hour plus decayed moments of completed hours.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HourlyVolume {
+    /// Current hour, in hours since the epoch (0: none yet).
+    pub hour: i64,
+    /// Learned Bedrock calls in the current hour.
+    pub current: u32,
+    /// Decayed number of completed hours (zero-call hours included).
+    pub hours: f32,
+    /// Decayed sum of completed hourly counts.
+    pub sum: f32,
+    /// Decayed sum of squared completed hourly counts.
+    pub sum_sq: f32,
+    /// Largest completed hourly count ever seen.
+    pub max: u32,
+}
+
+/// The hour index of an event time.
+pub fn hour_index(ms: EpochMillis) -> i64 {
+    ms.div_euclid(3_600_000)
+}
+
+impl HourlyVolume {
+    /// Count one Bedrock call at `at_ms`.
+    pub fn observe(&mut self, at_ms: EpochMillis, half_life_ms: f64) {
+        let h = hour_index(at_ms);
+        if self.hour == 0 && self.current == 0 && self.hours == 0.0 {
+            self.hour = h;
+        }
+        if h > self.hour {
+            self.roll_to(h, half_life_ms);
+        }
+        // Calls of an hour already rolled are counted into the current one: late events
+        // are rare and this keeps state to one open hour.
+        self.current = self.current.saturating_add(1);
+    }
+
+    /// Close the current hour and every empty hour up to `h`.
+    fn roll_to(&mut self, h: i64, half_life_ms: f64) {
+        let lambda = (-3_600_000.0 / half_life_ms.max(1.0)).exp2();
+        let x = f64::from(self.current);
+        let mut hours = f64::from(self.hours) * lambda + 1.0;
+        let mut sum = f64::from(self.sum) * lambda + x;
+        let mut sum_sq = f64::from(self.sum_sq) * lambda + x * x;
+        let gap = (h - self.hour - 1).clamp(0, 1_000_000) as i32;
+        if gap > 0 {
+            let lg = lambda.powi(gap);
+            hours = hours * lg + (1.0 - lg) / (1.0 - lambda);
+            sum *= lg;
+            sum_sq *= lg;
+        }
+        self.hours = hours as f32;
+        self.sum = sum as f32;
+        self.sum_sq = sum_sq as f32;
+        self.max = self.max.max(self.current);
+        self.hour = h;
+        self.current = 0;
+    }
+
+    /// Decayed history, mean and variance of completed hours, as of hour `h`.
+    pub fn moments_at(&self, h: i64, half_life_ms: f64) -> (f64, f64, f64) {
+        let mut v = self.clone();
+        if h > v.hour && (v.hour != 0 || v.current != 0) {
+            v.roll_to(h, half_life_ms);
+        }
+        let n = f64::from(v.hours);
+        if n <= 0.0 {
+            return (0.0, 0.0, 0.0);
+        }
+        let mean = f64::from(v.sum) / n;
+        let var = (f64::from(v.sum_sq) / n - mean * mean).max(0.0);
+        (n, mean, var)
+    }
+}
+
+/// A baseline: one principal's, or one account's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Events learned (not decayed).
+    pub events: u64,
+    /// Bedrock calls learned (not decayed).
+    pub bedrock_calls: u64,
+    /// Event time of the first event learned.
+    pub first_seen_ms: EpochMillis,
+    /// Event time of the latest event learned.
+    pub last_seen_ms: EpochMillis,
+    /// Countries.
+    pub country: DecayedCounts<String>,
+    /// Cities.
+    pub city: DecayedCounts<String>,
+    /// Autonomous systems.
+    pub asn: DecayedCounts<String>,
+    /// User-agent families.
+    pub ua_family: DecayedCounts<String>,
+    /// User-agent families with major version.
+    pub ua_version: DecayedCounts<String>,
+    /// Generic client or SDK.
+    pub generic_client: DecayedCounts<String>,
+    /// Credential classes.
+    pub credential: DecayedCounts<String>,
+    /// Bedrock APIs.
+    pub api: DecayedCounts<String>,
+    /// Bedrock models.
+    pub model: DecayedCounts<String>,
+    /// Regions.
+    pub region: DecayedCounts<String>,
+    /// Regions of Bedrock calls.
+    pub bedrock_region: DecayedCounts<String>,
+    /// Error codes.
+    pub error: DecayedCounts<String>,
+    /// Hours of the week (0 = Monday 00 UTC).
+    pub hour_of_week: DecayedCounts<u8>,
+    /// The last geolocated position.
+    pub last_fix: Option<GeoFix>,
+    /// Hourly Bedrock calls.
+    pub volume: HourlyVolume,
+    /// Largest number of regions with Bedrock calls inside one fan-out window.
+    pub max_fanout: u8,
+}
+
+impl Profile {
+    /// The counts of one feature.
+    pub fn counts(&self, f: Feature) -> &DecayedCounts<String> {
+        match f {
+            Feature::Country => &self.country,
+            Feature::City => &self.city,
+            Feature::Asn => &self.asn,
+            Feature::UaFamily => &self.ua_family,
+            Feature::UaVersion => &self.ua_version,
+            Feature::GenericClient => &self.generic_client,
+            Feature::Credential => &self.credential,
+            Feature::Api => &self.api,
+            Feature::Model => &self.model,
+            Feature::Region => &self.region,
+            Feature::Error => &self.error,
+        }
+    }
+
+    fn counts_mut(&mut self, f: Feature) -> &mut DecayedCounts<String> {
+        match f {
+            Feature::Country => &mut self.country,
+            Feature::City => &mut self.city,
+            Feature::Asn => &mut self.asn,
+            Feature::UaFamily => &mut self.ua_family,
+            Feature::UaVersion => &mut self.ua_version,
+            Feature::GenericClient => &mut self.generic_client,
+            Feature::Credential => &mut self.credential,
+            Feature::Api => &mut self.api,
+            Feature::Model => &mut self.model,
+            Feature::Region => &mut self.region,
+            Feature::Error => &mut self.error,
+        }
+    }
+
+    /// Learn one event into a principal's baseline.
+    pub fn observe(&mut self, obs: &Observation, cfg: &DetectConfig) {
+        self.observe_capped(obs, cfg, cfg.max_values_per_feature as usize);
+    }
+
+    /// Learn one event, keeping at most `cap` values per feature (accounts use a larger cap).
+    pub fn observe_capped(&mut self, obs: &Observation, cfg: &DetectConfig, cap: usize) {
+        let t = obs.event_time;
+        let hl = cfg.half_life_ms();
+        if self.events == 0 {
+            self.first_seen_ms = t;
+            self.last_seen_ms = t;
+        }
+        self.first_seen_ms = self.first_seen_ms.min(t);
+        self.last_seen_ms = self.last_seen_ms.max(t);
+        self.events = self.events.saturating_add(1);
+        for f in Feature::ALL {
+            if let Some(v) = f.value(obs) {
+                self.counts_mut(f).observe(&v, t, hl, cap);
+            }
+        }
+        self.hour_of_week
+            .observe(&hour_of_week(t), t, hl, cap.max(24));
+        if let (Some(lat), Some(lon)) = (obs.geo.latitude, obs.geo.longitude) {
+            let newer = self.last_fix.is_none_or(|f| f.at_ms <= t);
+            if obs.net_class == NetClass::Public && newer && valid_position(lat, lon) {
+                self.last_fix = Some(GeoFix {
+                    lat: lat as f32,
+                    lon: lon as f32,
+                    accuracy_km: obs.geo.accuracy_km.unwrap_or(0),
+                    at_ms: t,
+                });
+            }
+        }
+        if obs.bedrock.is_some() {
+            self.bedrock_calls = self.bedrock_calls.saturating_add(1);
+            self.volume.observe(t, hl);
+            if !obs.region.is_empty() {
+                self.bedrock_region.observe(&obs.region, t, hl, cap);
+            }
+        }
+    }
+
+    /// Whether this baseline is too young to judge by at `now_ms`.
+    pub fn is_learning(&self, now_ms: EpochMillis, cfg: &DetectConfig) -> bool {
+        let days = (now_ms - self.first_seen_ms) as f64 / 86_400_000.0;
+        self.events < u64::from(cfg.learning_min_events) || days < f64::from(cfg.learning_min_days)
+    }
+
+    /// What `bedguard profile show` prints.
+    pub fn summary(&self, now_ms: EpochMillis, cfg: &DetectConfig) -> ProfileSummary {
+        let hl = cfg.half_life_ms();
+        let cuts = cfg.bucket_cuts();
+        let features = Feature::ALL
+            .iter()
+            .map(|&f| {
+                let c = self.counts(f);
+                FeatureSummary {
+                    feature: f.as_str().to_string(),
+                    decayed_total: c.total_at(now_ms, hl),
+                    distinct: c.distinct,
+                    unseen_probability: c.missing_mass(now_ms, hl, cfg.unseen_pseudo_count),
+                    top: c
+                        .top(usize::MAX)
+                        .into_iter()
+                        .map(|(v, _, share)| ValueSummary {
+                            value: v.clone(),
+                            count: c.count(v).unwrap_or(0.0)
+                                * crate::counter::decay_factor(now_ms - c.last_update_ms, hl),
+                            share,
+                            bucket: cuts.bucket(true, share),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let (hours, mean, var) = self.volume.moments_at(hour_index(now_ms), hl);
+        ProfileSummary {
+            learning: self.is_learning(now_ms, cfg),
+            events: self.events,
+            bedrock_calls: self.bedrock_calls,
+            first_seen_ms: self.first_seen_ms,
+            last_seen_ms: self.last_seen_ms,
+            last_fix: self.last_fix,
+            volume: VolumeSummary {
+                history_hours: hours,
+                mean_per_hour: mean,
+                var_per_hour: var,
+                max_per_hour: self.volume.max,
+            },
+            features,
+        }
+    }
+}
+
+impl DetectConfig {
+    /// The bucket thresholds.
+    pub fn bucket_cuts(&self) -> BucketCuts {
+        BucketCuts {
+            frequent: self.bucket_frequent_share,
+            infrequent: self.bucket_infrequent_share,
+        }
+    }
+}
+
+/// A profile, summarised for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileSummary {
+    /// Still in its learning period.
+    pub learning: bool,
+    /// Events learned.
+    pub events: u64,
+    /// Bedrock calls learned.
+    pub bedrock_calls: u64,
+    /// First event time.
+    pub first_seen_ms: EpochMillis,
+    /// Latest event time.
+    pub last_seen_ms: EpochMillis,
+    /// Last geolocated position.
+    pub last_fix: Option<GeoFix>,
+    /// Hourly Bedrock volume.
+    pub volume: VolumeSummary,
+    /// Per feature, heaviest values first.
+    pub features: Vec<FeatureSummary>,
+}
+
+/// Hourly Bedrock volume, summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeSummary {
+    /// Decayed number of completed hours.
+    pub history_hours: f64,
+    /// Decayed mean calls per hour.
+    pub mean_per_hour: f64,
+    /// Decayed variance of calls per hour.
+    pub var_per_hour: f64,
+    /// Largest hour.
+    pub max_per_hour: u32,
+}
+
+/// One feature, summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSummary {
+    /// Feature name.
+    pub feature: String,
+    /// Decayed number of observations.
+    pub decayed_total: f64,
+    /// Distinct values ever seen.
+    pub distinct: u32,
+    /// Probability that the next value is one not tracked.
+    pub unseen_probability: f64,
+    /// Tracked values, heaviest first.
+    pub top: Vec<ValueSummary>,
+}
+
+/// One value of a feature, summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueSummary {
+    /// The value.
+    pub value: String,
+    /// Decayed count.
+    pub count: f64,
+    /// Share of the feature's total.
+    pub share: f64,
+    /// FREQUENT, INFREQUENT or RARE.
+    pub bucket: Bucket,
+}

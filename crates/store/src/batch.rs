@@ -1,0 +1,87 @@
+//! The unit of commit: everything one CloudTrail object changed.
+
+use std::borrow::Cow;
+
+use crate::keys::{ObjectId, ProfileKey};
+
+/// Everything processing one object produced, committed atomically by
+/// [`crate::Store::commit`]: either all of it becomes visible (and durable at the next
+/// flush) or none of it does.
+#[derive(Debug)]
+pub struct ObjectBatch<'a, P> {
+    /// The object this batch comes from; marked processed by the commit.
+    pub object: ObjectId<'a>,
+    /// Event time (ms since the epoch) the object is processed at, e.g. its newest event.
+    pub processed_at_ms: i64,
+    /// Number of records the object held.
+    pub event_count: u64,
+    /// Updated profiles, replacing the stored ones; written through to the cache.
+    pub profiles: Vec<(ProfileKey, P)>,
+    /// Event ids seen in the object, with their event time (ms), for dedup.
+    pub events: Vec<(Cow<'a, str>, i64)>,
+    /// Findings to enqueue: sink name and encoded finding.
+    pub outbox: Vec<(Cow<'a, str>, Cow<'a, [u8]>)>,
+    /// Meta values to set with the object (e.g. a backfill cursor that must not run
+    /// ahead of the objects committed).
+    pub meta: Vec<(Cow<'a, str>, Cow<'a, [u8]>)>,
+}
+
+impl<'a, P> ObjectBatch<'a, P> {
+    /// An empty batch for `object`.
+    pub fn new(object: ObjectId<'a>, processed_at_ms: i64, event_count: u64) -> Self {
+        Self {
+            object,
+            processed_at_ms,
+            event_count,
+            profiles: Vec::new(),
+            events: Vec::new(),
+            outbox: Vec::new(),
+            meta: Vec::new(),
+        }
+    }
+
+    /// Adds an updated profile.
+    pub fn profile(&mut self, key: ProfileKey, profile: P) -> &mut Self {
+        self.profiles.push((key, profile));
+        self
+    }
+
+    /// Records an event id for dedup.
+    pub fn event(&mut self, id: impl Into<Cow<'a, str>>, event_time_ms: i64) -> &mut Self {
+        self.events.push((id.into(), event_time_ms));
+        self
+    }
+
+    /// Enqueues one encoded finding for every sink in `sinks`.
+    pub fn finding<S: AsRef<str>>(&mut self, sinks: &[S], bytes: &'a [u8]) -> &mut Self {
+        for sink in sinks {
+            self.outbox
+                .push((Cow::Owned(sink.as_ref().to_owned()), Cow::Borrowed(bytes)));
+        }
+        self
+    }
+
+    /// Sets a meta value (see [`crate::Store::get_meta`]) in the same commit.
+    pub fn meta(
+        &mut self,
+        name: impl Into<Cow<'a, str>>,
+        value: impl Into<Cow<'a, [u8]>>,
+    ) -> &mut Self {
+        self.meta.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// The object was already committed: nothing was written.
+    pub already_processed: bool,
+    pub profiles_written: usize,
+    pub events_recorded: usize,
+    /// Dedup entries older than the TTL removed by this commit.
+    pub events_pruned: usize,
+    pub outbox_enqueued: usize,
+    /// Outbox sequences given out by this commit, `first..=last`.
+    pub outbox_seqs: Option<(u64, u64)>,
+}

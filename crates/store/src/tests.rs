@@ -1,0 +1,635 @@
+//! Tests of the store through a real sled database in a temporary directory.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::FailPoint;
+use crate::{ObjectBatch, ObjectId, ProfileKey, Store, StoreError, StoreOptions};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct TestProfile {
+    events: u64,
+    countries: BTreeMap<String, f64>,
+    last_seen_ms: i64,
+}
+
+fn profile(events: u64) -> TestProfile {
+    TestProfile {
+        events,
+        countries: BTreeMap::from([("DE".to_owned(), events as f64 * 0.5)]),
+        last_seen_ms: 1_700_000_000_000 + events as i64,
+    }
+}
+
+fn options() -> StoreOptions {
+    StoreOptions {
+        flush_every_ms: 0,
+        page_cache_bytes: 8 * 1024 * 1024,
+        profile_cache_entries: 16,
+        event_ttl_secs: 3600,
+    }
+}
+
+fn open(dir: &Path) -> Store {
+    open_with(&dir.join("db"), &options()).unwrap()
+}
+
+/// Opens, retrying briefly while sled's background threads of a just-dropped handle in
+/// this process still hold the database's file lock.
+fn open_with(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+    let mut tries = 0;
+    loop {
+        match Store::open(path, options) {
+            Err(StoreError::Open { .. }) if tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn alice() -> ProfileKey {
+    ProfileKey::principal("123456789012", "arn:aws:iam::123456789012:user/alice").unwrap()
+}
+
+/// A batch for object `n` with one profile, `events` ids and one finding per sink.
+fn batch<'a>(
+    key: &'a str,
+    p: TestProfile,
+    events: &[(&'a str, i64)],
+    findings: &'a [u8],
+    sinks: &[&str],
+) -> ObjectBatch<'a, TestProfile> {
+    let mut batch = ObjectBatch::new(ObjectId::new("trail", key, "etag1"), 1_700_000_000_000, 3);
+    batch.profile(alice(), p);
+    for (id, t) in events {
+        batch.event(*id, *t);
+    }
+    if !findings.is_empty() {
+        batch.finding(sinks, findings);
+    }
+    batch
+}
+
+/// Minimal executor for `flush_async`, so the crate needs no async runtime.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(out) => return out,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+#[test]
+fn commit_makes_every_effect_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert!(!store.is_processed("trail", "o1", "etag1").unwrap());
+    let stats = store
+        .commit(batch(
+            "o1",
+            profile(5),
+            &[("e1", 10), ("e2", 20)],
+            b"{\"f\":1}",
+            &["file", "hec"],
+        ))
+        .unwrap();
+    assert!(!stats.already_processed);
+    assert_eq!(stats.profiles_written, 1);
+    assert_eq!(stats.events_recorded, 2);
+    assert_eq!(stats.outbox_enqueued, 2);
+    assert_eq!(stats.outbox_seqs, Some((1, 2)));
+
+    assert!(store.is_processed("trail", "o1", "etag1").unwrap());
+    assert!(!store.is_processed("trail", "o1", "etag2").unwrap());
+    let mark = store
+        .processed_object(ObjectId::new("trail", "o1", "etag1"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (mark.processed_at_ms, mark.event_count),
+        (1_700_000_000_000, 3)
+    );
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(5))
+    );
+    assert!(store.seen_event("e1").unwrap() && store.seen_event("e2").unwrap());
+    assert!(!store.seen_event("e3").unwrap());
+    for (sink, seq) in [("file", 1), ("hec", 2)] {
+        let queued = store.outbox_peek(sink, 10).unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].seq, seq);
+        assert_eq!(queued[0].bytes, b"{\"f\":1}");
+        assert_eq!(queued[0].attempts, 0);
+    }
+}
+
+#[test]
+fn redelivered_object_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .commit(batch("o1", profile(1), &[("e1", 10)], b"x", &["file"]))
+        .unwrap();
+    let again = store
+        .commit(batch("o1", profile(99), &[("e9", 10)], b"y", &["file"]))
+        .unwrap();
+    assert!(again.already_processed);
+    assert_eq!(again.outbox_seqs, None);
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(1))
+    );
+    assert!(!store.seen_event("e9").unwrap());
+    assert_eq!(store.outbox_stats("file").unwrap().depth, 1);
+    // The next real commit continues the sequence where the first left it.
+    let next = store
+        .commit(batch("o2", profile(2), &[], b"z", &["file"]))
+        .unwrap();
+    assert_eq!(next.outbox_seqs, Some((2, 2)));
+}
+
+#[test]
+fn aborted_commit_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .commit(batch("o1", profile(1), &[("e1", 10)], b"a", &["file"]))
+        .unwrap();
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(1))
+    );
+
+    *store.fail_point.lock().unwrap() = Some(FailPoint::BeforeObjectMark);
+    let mut failing = batch("o2", profile(2), &[("e2", 20)], b"b", &["file", "hec"]);
+    failing.meta("backfill/cursor", &b"o2"[..]);
+    let err = store.commit(failing).unwrap_err();
+    assert_eq!(store.get_meta("backfill/cursor").unwrap(), None);
+    assert!(matches!(err, StoreError::Injected { .. }), "{err:?}");
+    assert!(!store.is_processed("trail", "o2", "etag1").unwrap());
+    assert!(!store.seen_event("e2").unwrap());
+    assert_eq!(store.outbox_stats("file").unwrap().depth, 1);
+    assert_eq!(store.outbox_stats("hec").unwrap().depth, 0);
+    // Neither sled nor the cache saw the aborted profile.
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(1))
+    );
+    let on_disk: Vec<_> = store
+        .profiles_iter::<TestProfile>(b"")
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(on_disk, vec![(alice(), profile(1))]);
+
+    *store.fail_point.lock().unwrap() = None;
+    let mut retried = batch("o2", profile(2), &[("e2", 20)], b"b", &["file", "hec"]);
+    retried.meta("backfill/cursor", &b"o2"[..]);
+    let stats = store.commit(retried).unwrap();
+    assert_eq!(
+        store.get_meta("backfill/cursor").unwrap().as_deref(),
+        Some(&b"o2"[..])
+    );
+    // The aborted commit did not consume sequences.
+    assert_eq!(stats.outbox_seqs, Some((2, 3)));
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(2))
+    );
+}
+
+#[test]
+fn unknown_profile_version_is_an_error_naming_tree_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .commit(batch("o1", profile(1), &[], b"", &[]))
+        .unwrap();
+    let mut raw = store
+        .profiles
+        .get(alice().as_bytes())
+        .unwrap()
+        .unwrap()
+        .to_vec();
+    raw[0] = 42;
+    store.profiles.insert(alice().as_bytes(), raw).unwrap();
+    // Bypass the cache: a fresh store reads from disk.
+    drop(store);
+    let store = open(dir.path());
+    let err = store.get_profile::<TestProfile>(&alice()).unwrap_err();
+    match &err {
+        StoreError::UnknownVersion { tree, key, version } => {
+            assert_eq!((*tree, *version), ("profiles", 42));
+            assert!(key.contains("user/alice"), "{key}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let listed: Vec<_> = store.profiles_iter::<TestProfile>(b"p\0").collect();
+    assert!(matches!(
+        listed.as_slice(),
+        [Err(StoreError::UnknownVersion { .. })]
+    ));
+}
+
+#[test]
+fn dedup_is_pruned_by_event_time_and_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()); // TTL 1 h
+    let minute = 60_000;
+    let ids: Vec<String> = (0..2_000).map(|i| format!("evt-{i:05}")).collect();
+    let mut max_len = 0;
+    // 40 objects, 50 events each, one minute apart per event: 2000 minutes of events.
+    for (n, chunk) in ids.chunks(50).enumerate() {
+        let key = format!("o{n}");
+        let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", &key, "e"), 0, 50);
+        for id in chunk {
+            let i: i64 = id[4..].parse().unwrap();
+            b.event(Cow::Borrowed(id.as_str()), i * minute);
+        }
+        store.commit(b).unwrap();
+        max_len = max_len.max(store.event_count());
+        assert_eq!(store.event_count(), store.events_by_time.len());
+    }
+    // Only the last hour (61 minutes inclusive of the horizon) is remembered.
+    assert!(max_len <= 61 + 50, "dedup grew to {max_len}");
+    assert_eq!(store.event_count(), 61);
+    assert!(store.seen_event("evt-01999").unwrap());
+    assert!(store.seen_event("evt-01939").unwrap());
+    assert!(!store.seen_event("evt-01938").unwrap());
+    assert!(!store.seen_event("evt-00000").unwrap());
+
+    // An id seen again later is kept by its newer time, and its old index entry goes.
+    let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "again", "e"), 0, 1);
+    b.event("evt-01940", 2_030 * minute);
+    store.commit(b).unwrap();
+    assert!(store.seen_event("evt-01940").unwrap());
+    assert_eq!(store.event_count(), store.events_by_time.len());
+
+    // The newest event time survives a reopen, so pruning continues from it.
+    drop(store);
+    let store = open(dir.path());
+    let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "late", "e"), 0, 1);
+    b.event("old-replayed", 0);
+    assert_eq!(store.commit(b).unwrap().events_pruned, 0);
+    assert!(store.seen_event("old-replayed").unwrap());
+    let b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "empty", "e"), 0, 0);
+    assert_eq!(store.commit(b).unwrap().events_pruned, 1);
+    assert!(!store.seen_event("old-replayed").unwrap());
+    assert!(store.seen_event("evt-01940").unwrap());
+    assert!(!store.seen_event("evt-01969").unwrap());
+}
+
+#[test]
+fn outbox_peek_ack_fail_dead_letter_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for n in 0..5 {
+        let key = format!("o{n}");
+        let body = format!("finding-{n}");
+        let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", &key, "e"), 0, 1);
+        b.finding(&["file", "hec"], body.as_bytes());
+        store.commit(b).unwrap();
+    }
+    let hec = store.outbox_peek("hec", 3).unwrap();
+    let seqs: Vec<u64> = hec.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![2, 4, 6]);
+    assert_eq!(hec[0].bytes, b"finding-0");
+    assert_eq!(store.outbox_ack("hec", &[2, 4]).unwrap(), 2);
+    assert_eq!(
+        store.outbox_ack("hec", &[2]).unwrap(),
+        0,
+        "acking twice is harmless"
+    );
+    assert_eq!(store.outbox_record_failure("hec", 6).unwrap(), 1);
+    assert_eq!(store.outbox_record_failure("hec", 6).unwrap(), 2);
+    assert!(matches!(
+        store.outbox_record_failure("hec", 4),
+        Err(StoreError::OutboxEntryMissing { seq: 4, .. })
+    ));
+    let stats = store.outbox_stats("hec").unwrap();
+    assert_eq!(stats.depth, 3);
+    let before = crate::store::wall_clock_ms();
+    assert!(
+        stats
+            .oldest_enqueued_ms
+            .is_some_and(|ms| ms <= before && ms > before - 60_000)
+    );
+    assert_eq!(
+        store.outbox_sinks().unwrap(),
+        vec!["file".to_owned(), "hec".to_owned()]
+    );
+    drop(store);
+
+    let store = open(dir.path());
+    let hec = store.outbox_peek("hec", 10).unwrap();
+    let view: Vec<(u64, u32)> = hec.iter().map(|e| (e.seq, e.attempts)).collect();
+    assert_eq!(view, vec![(6, 2), (8, 0), (10, 0)]);
+    assert!(store.outbox_dead_letter("hec", 6).unwrap());
+    assert!(!store.outbox_dead_letter("hec", 6).unwrap());
+    assert_eq!(store.outbox_stats("file").unwrap().depth, 5);
+    // Sequences keep increasing after the reopen.
+    let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "o9", "e"), 0, 1);
+    b.finding(&["hec"], b"late");
+    assert_eq!(store.commit(b).unwrap().outbox_seqs, Some((11, 11)));
+    assert_eq!(store.outbox_ack("file", &[1, 3, 5, 7, 9]).unwrap(), 5);
+    assert_eq!(
+        store.outbox_stats("file").unwrap(),
+        crate::OutboxStats::default()
+    );
+    assert_eq!(store.outbox_sinks().unwrap(), vec!["hec".to_owned()]);
+    assert!(store.outbox_peek("bad\0sink", 1).is_err());
+}
+
+#[test]
+fn cache_is_coherent_with_commits_and_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()); // 16 cached entries
+    assert_eq!(store.get_profile::<TestProfile>(&alice()).unwrap(), None);
+    store
+        .commit(batch("o1", profile(1), &[], b"", &[]))
+        .unwrap();
+    assert_eq!(store.cached_profiles(), 1);
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(1))
+    );
+    store
+        .commit(batch("o2", profile(2), &[], b"", &[]))
+        .unwrap();
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(2))
+    );
+
+    // Many profiles: the cache stays bounded and every read still matches the disk.
+    let mut b = ObjectBatch::new(ObjectId::new("trail", "many", "e"), 0, 100);
+    for i in 0..100 {
+        b.profile(
+            ProfileKey::principal("123456789012", &format!("user/{i}")).unwrap(),
+            profile(i),
+        );
+    }
+    store.commit(b).unwrap();
+    assert_eq!(store.cached_profiles(), 16);
+    for i in (0..100).rev() {
+        let key = ProfileKey::principal("123456789012", &format!("user/{i}")).unwrap();
+        assert_eq!(
+            store.get_profile::<TestProfile>(&key).unwrap(),
+            Some(profile(i))
+        );
+    }
+    assert_eq!(store.cached_profiles(), 16);
+    assert_eq!(store.profile_count(), 101);
+    let prefix = ProfileKey::principals_prefix("123456789012").unwrap();
+    assert_eq!(store.profiles_iter::<TestProfile>(&prefix).count(), 101);
+    assert_eq!(store.profiles_iter::<TestProfile>(b"a\0").count(), 0);
+    drop(store);
+
+    let uncached = open_with(
+        &dir.path().join("db"),
+        &StoreOptions {
+            profile_cache_entries: 0,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        uncached.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(2))
+    );
+    assert_eq!(uncached.cached_profiles(), 0);
+}
+
+#[test]
+fn meta_round_trips_and_schema_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.schema_version().unwrap(), crate::SCHEMA_VERSION);
+    assert_eq!(store.get_meta("backfill/cursor").unwrap(), None);
+    store
+        .put_meta("backfill/cursor", b"AWSLogs/1/2025/01/02")
+        .unwrap();
+    assert!(store.put_meta("", b"x").is_err());
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(
+        store.get_meta("backfill/cursor").unwrap().as_deref(),
+        Some(&b"AWSLogs/1/2025/01/02"[..])
+    );
+    store
+        .meta
+        .insert(crate::keys::META_SCHEMA_VERSION, &99u32.to_be_bytes())
+        .unwrap();
+    drop(store);
+    let err = open_with(&dir.path().join("db"), &options()).unwrap_err();
+    match &err {
+        StoreError::SchemaTooNew {
+            path,
+            found: 99,
+            supported: 1,
+        } => {
+            assert_eq!(path, &dir.path().join("db"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.to_string().contains(&dir.path().display().to_string()));
+}
+
+#[test]
+fn open_error_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Store::open(file.join("db"), &options()).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+}
+
+#[test]
+fn flush_async_is_send_and_flushes() {
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .commit(batch("o1", profile(1), &[("e", 1)], b"f", &["file"]))
+        .unwrap();
+    let flushed = block_on(assert_send(store.flush_async())).unwrap();
+    assert!(flushed > 0);
+    assert!(store.size_on_disk().unwrap() > 0);
+    store.flush().unwrap();
+}
+
+#[test]
+fn invalid_batches_are_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut b = batch("o1", profile(1), &[("", 1)], b"", &[]);
+    assert!(matches!(
+        store.commit(b),
+        Err(StoreError::InvalidKeyPart {
+            what: "event id",
+            ..
+        })
+    ));
+    b = batch("o1", profile(1), &[], b"f", &["bad\0sink"]);
+    assert!(matches!(
+        store.commit(b),
+        Err(StoreError::InvalidKeyPart { what: "sink", .. })
+    ));
+    b = ObjectBatch::new(ObjectId::new("", "k", "e"), 0, 0);
+    assert!(matches!(
+        store.commit(b),
+        Err(StoreError::InvalidKeyPart { what: "bucket", .. })
+    ));
+    assert_eq!(store.object_count(), 0);
+    assert_eq!(store.profile_count(), 0);
+}
+
+// ---- crash: a child process commits, flushes, commits more, then aborts -------------
+
+const CRASH_ENV: &str = "BEDGUARD_STORE_CRASH_DIR";
+const FLUSHED: usize = 20;
+const UNFLUSHED: usize = 30;
+
+fn crash_batch<'a>(n: usize, finding: &'a [u8]) -> (String, ObjectBatch<'a, TestProfile>, String) {
+    let key = format!("obj-{n}");
+    let event = format!("evt-{n}");
+    let owned_key: &'static str = Box::leak(key.clone().into_boxed_str());
+    let mut b = ObjectBatch::new(ObjectId::new("trail", owned_key, "e"), n as i64, 1);
+    b.profile(
+        ProfileKey::principal("1", &format!("user/{n}")).unwrap(),
+        profile(n as u64),
+    );
+    b.event(Cow::Owned(event.clone()), n as i64);
+    b.finding(&["file"], finding);
+    (key, b, event)
+}
+
+/// Not a test on its own: the body of the child process of `reopen_after_abort`.
+#[test]
+#[ignore = "child process of reopen_after_abort_keeps_flushed_commits_and_whole_ones"]
+fn crash_child() {
+    let Some(dir) = std::env::var_os(CRASH_ENV) else {
+        return;
+    };
+    let store = Store::open(Path::new(&dir), &options()).unwrap();
+    for n in 0..FLUSHED + UNFLUSHED {
+        let (_, b, _) = crash_batch(n, b"finding");
+        store.commit(b).unwrap();
+        if n + 1 == FLUSHED {
+            store.flush().unwrap();
+        }
+    }
+    // No flush, no drop: the process dies with sled's buffers unwritten.
+    std::process::abort();
+}
+
+#[test]
+fn reopen_after_abort_keeps_flushed_commits_and_whole_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "tests::crash_child", "--ignored", "--nocapture"])
+        .env(CRASH_ENV, &db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child must die, not exit cleanly");
+
+    let store = Store::open(&db, &options()).unwrap();
+    let mut committed = 0;
+    for n in 0..FLUSHED + UNFLUSHED {
+        let (key, _, event) = crash_batch(n, b"");
+        let done = store.is_processed("trail", &key, "e").unwrap();
+        let profile_key = ProfileKey::principal("1", &format!("user/{n}")).unwrap();
+        let stored = store.get_profile::<TestProfile>(&profile_key).unwrap();
+        // All or nothing, per object.
+        assert_eq!(done, stored.is_some(), "object {n}");
+        assert_eq!(done, store.seen_event(&event).unwrap(), "object {n}");
+        if n < FLUSHED {
+            assert!(done, "flushed object {n} lost");
+        }
+        if done {
+            assert_eq!(stored, Some(profile(n as u64)));
+            committed += 1;
+        }
+    }
+    assert_eq!(store.outbox_stats("file").unwrap().depth, committed);
+    eprintln!(
+        "after abort: {committed} of {} objects recovered",
+        FLUSHED + UNFLUSHED
+    );
+    // Redelivery of a lost object makes the store whole again.
+    for n in 0..FLUSHED + UNFLUSHED {
+        let (_, b, _) = crash_batch(n, b"finding");
+        store.commit(b).unwrap();
+    }
+    assert_eq!(store.object_count(), FLUSHED + UNFLUSHED);
+    assert_eq!(
+        store.outbox_stats("file").unwrap().depth,
+        (FLUSHED + UNFLUSHED) as u64
+    );
+}
+
+#[test]
+fn options_deserialise_strictly_with_defaults() {
+    let parsed: StoreOptions =
+        toml::from_str("flush_every_ms = 100\nevent_ttl_secs = 60\n").unwrap();
+    assert_eq!(parsed.flush_every_ms, 100);
+    assert_eq!(parsed.event_ttl_secs, 60);
+    assert_eq!(
+        parsed.profile_cache_entries,
+        StoreOptions::default().profile_cache_entries
+    );
+    assert!(toml::from_str::<StoreOptions>("flush_every = 100\n").is_err());
+}
+
+#[test]
+fn racing_commits_of_one_object_apply_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(dir.path()));
+    for round in 0..20 {
+        let key = format!("race-{round}");
+        let barrier = Arc::new(std::sync::Barrier::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let (store, barrier, key) = (Arc::clone(&store), Arc::clone(&barrier), key.clone());
+                std::thread::spawn(move || {
+                    let mut b = ObjectBatch::new(ObjectId::new("trail", &key, "e"), 0, 1);
+                    b.profile(alice(), profile(t));
+                    b.finding(&["file"], b"f");
+                    barrier.wait();
+                    store.commit(b).unwrap().already_processed
+                })
+            })
+            .collect();
+        let applied = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|already| !already)
+            .count();
+        assert_eq!(applied, 1, "round {round}");
+    }
+    assert_eq!(store.outbox_stats("file").unwrap().depth, 20);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the test suite and the local demo need on a fresh Debian machine:
+# rsyslog (a real syslog receiver, with TLS), moto's S3+SQS server, gzip for the
+# benchmark reference. Idempotent: does nothing when everything is there.
+set -euo pipefail
+
+need_apt=()
+command -v rsyslogd >/dev/null 2>&1 || need_apt+=(rsyslog)
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so ] || [ -e /usr/lib/rsyslog/lmnsd_ossl.so ] \
+  || ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || need_apt+=(rsyslog-openssl)
+command -v gzip >/dev/null 2>&1 || need_apt+=(gzip)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v moto_server >/dev/null 2>&1; then
+  echo "setup: pip install moto[server]" >&2
+  python3 -m pip install --quiet 'moto[server]>=5'
+  hash -r
+fi
+command -v moto_server >/dev/null 2>&1 || { echo "setup: moto_server still not on PATH" >&2; exit 1; }
