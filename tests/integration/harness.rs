@@ -39,7 +39,11 @@ pub fn repo() -> PathBuf {
 /// Real public CloudTrail logs shipped beside the repository (`../shared`).
 pub fn real_data() -> PathBuf {
     let p = repo().join("../shared/data/real-cloudtrail");
-    assert!(p.is_dir(), "real CloudTrail data not found at {}", p.display());
+    assert!(
+        p.is_dir(),
+        "real CloudTrail data not found at {}",
+        p.display()
+    );
     p
 }
 
@@ -51,11 +55,19 @@ pub fn demo_geoip() -> (PathBuf, PathBuf) {
 
 /// A free TCP port on localhost.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Parses stdout as JSON.
 pub fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }

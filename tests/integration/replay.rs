@@ -6,15 +6,34 @@ use crate::harness::{bin, json, ok, real_data};
 fn replays_every_real_file_without_loss() {
     let state = tempfile::tempdir().unwrap();
     let mut c = bin();
-    c.arg("replay").arg("--json").arg("--state").arg(state.path()).arg(real_data());
+    c.arg("replay")
+        .arg("--json")
+        .arg("--state")
+        .arg(state.path())
+        .arg(real_data());
     let summary = json(&ok(c));
     // Counted independently: python3 -c 'import gzip,json,glob; ...' over the same files
     // (see crates/cloudtrail tests for the per-file counts).
     let records = summary["records"].as_u64().unwrap();
-    let bad: u64 = summary["bad_records"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
-    assert_eq!(records + bad + summary["duplicate_records"].as_u64().unwrap(), 3_777, "{summary:#}");
-    assert!(summary["malformed_files"].as_object().unwrap().is_empty(), "{summary:#}");
-    assert!(summary["bedrock_calls"].as_u64().unwrap() >= 19, "{summary:#}");
+    let bad: u64 = summary["bad_records"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        records + bad + summary["duplicate_records"].as_u64().unwrap(),
+        3_777,
+        "{summary:#}"
+    );
+    assert!(
+        summary["malformed_files"].as_object().unwrap().is_empty(),
+        "{summary:#}"
+    );
+    assert!(
+        summary["bedrock_calls"].as_u64().unwrap() >= 19,
+        "{summary:#}"
+    );
 }
 
 #[test]
@@ -22,12 +41,19 @@ fn a_second_replay_of_the_same_files_changes_nothing() {
     let state = tempfile::tempdir().unwrap();
     let run = || {
         let mut c = bin();
-        c.arg("replay").arg("--json").arg("--state").arg(state.path()).arg(real_data().join("invictus-ir_aws_dataset"));
+        c.arg("replay")
+            .arg("--json")
+            .arg("--state")
+            .arg(state.path())
+            .arg(real_data().join("invictus-ir_aws_dataset"));
         json(&ok(c))
     };
     let first = run();
     assert!(first["records"].as_u64().unwrap() > 2_000, "{first:#}");
     let second = run();
     assert_eq!(second["records"].as_u64().unwrap(), 0, "{second:#}");
-    assert_eq!(second["already_processed"], first["log_files"], "{second:#}");
+    assert_eq!(
+        second["already_processed"], first["log_files"],
+        "{second:#}"
+    );
 }

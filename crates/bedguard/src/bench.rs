@@ -24,24 +24,42 @@ pub struct Corpus {
 
 /// Generates (or reuses) a simulated corpus of about `events` events.
 pub fn corpus(args: &BenchArgs) -> Result<Corpus> {
-    let dir = args
-        .corpus
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("bedguard-corpus-{}-{}", args.events, args.principals)));
+    let dir = args.corpus.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "bedguard-corpus-{}-{}",
+            args.events, args.principals
+        ))
+    });
     let manifest = dir.join("MANIFEST");
     if !manifest.exists() {
-        eprintln!("generating a corpus of {} events, {} principals in {} ...", args.events, args.principals, dir.display());
+        eprintln!(
+            "generating a corpus of {} events, {} principals in {} ...",
+            args.events,
+            args.principals,
+            dir.display()
+        );
         let t = Instant::now();
         crate::simulate::write(&dir, sim::bench_config(args.events, args.principals), None)?;
         eprintln!("generated in {:.1}s", t.elapsed().as_secs_f64());
     }
-    let text = std::fs::read_to_string(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-    let mut c = Corpus { files: Vec::new(), events: 0, gz_bytes: 0, raw_bytes: 0 };
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    let mut c = Corpus {
+        files: Vec::new(),
+        events: 0,
+        gz_bytes: 0,
+        raw_bytes: 0,
+    };
     for line in text.lines() {
         let mut parts = line.split('\t');
-        let (Some(rel), Some(events), Some(raw)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Some(rel), Some(events), Some(raw)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
         let path = dir.join(rel);
-        c.gz_bytes += std::fs::metadata(&path).with_context(|| format!("cannot stat {}", path.display()))?.len();
+        c.gz_bytes += std::fs::metadata(&path)
+            .with_context(|| format!("cannot stat {}", path.display()))?
+            .len();
         c.events += events.parse::<u64>().unwrap_or(0);
         c.raw_bytes += raw.parse::<u64>().unwrap_or(0);
         c.files.push(path);
@@ -97,7 +115,10 @@ pub fn print_table(title: &str, c: &Corpus, rows: &[Row]) {
         c.gz_bytes as f64 / 1e6,
         c.raw_bytes as f64 / 1e6
     );
-    println!("{:<34} {:>9} {:>13} {:>10} {:>14}", "", "seconds", "events/s", "MB/s", "vs gzip -dc");
+    println!(
+        "{:<34} {:>9} {:>13} {:>10} {:>14}",
+        "", "seconds", "events/s", "MB/s", "vs gzip -dc"
+    );
     let reference = rows.first().map_or(1.0, |r| r.time.as_secs_f64());
     for r in rows {
         let s = r.time.as_secs_f64().max(1e-9);
@@ -139,15 +160,27 @@ pub fn decode(args: &BenchArgs) -> Result<()> {
         Ok(t.elapsed())
     })?;
     if parsed_events != c.events {
-        bail!("decoded {parsed_events} events, the corpus has {}", c.events);
+        bail!(
+            "decoded {parsed_events} events, the corpus has {}",
+            c.events
+        );
     }
     print_table(
         "bench decode (one core)",
         &c,
         &[
-            Row { name: "gzip -dc > /dev/null (reference)".into(), time: gzip },
-            Row { name: "bedguard gunzip (zlib-rs)".into(), time: gunzip },
-            Row { name: "bedguard gunzip + parse".into(), time: full },
+            Row {
+                name: "gzip -dc > /dev/null (reference)".into(),
+                time: gzip,
+            },
+            Row {
+                name: "bedguard gunzip (zlib-rs)".into(),
+                time: gunzip,
+            },
+            Row {
+                name: "bedguard gunzip + parse".into(),
+                time: full,
+            },
         ],
     );
     Ok(())
@@ -163,7 +196,9 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// Size of a directory tree in bytes.
 pub fn dir_size(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
     rd.filter_map(|e| e.ok())
         .map(|e| match e.file_type() {
             Ok(t) if t.is_dir() => dir_size(&e.path()),

@@ -47,6 +47,9 @@ pub enum Command {
     /// Benchmarks that print a table; figures are ratios against a reference measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The whole product on this machine, no AWS account: a local S3+SQS endpoint, a
+    /// simulated organisation with one LLMjacking attack, `bedguard run`, the findings.
+    Demo(DemoArgs),
     /// Detection quality on the labelled simulator: recall, false alarms, findings per 1,000 principal-days.
     Eval(EvalArgs),
 }
@@ -203,4 +206,16 @@ pub struct EvalArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `demo` flags.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's files (state, config, GeoIP databases, findings) here instead
+    /// of a temporary directory.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Show the daemon's info logs.
+    #[arg(long)]
+    pub verbose: bool,
 }

@@ -190,13 +190,19 @@ impl Default for GeoIpConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into(), format: "auto".into() }
+        Self {
+            level: "info".into(),
+            format: "auto".into(),
+        }
     }
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        Self { enabled: true, listen: "127.0.0.1:9847".into() }
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:9847".into(),
+        }
     }
 }
 
@@ -227,7 +233,12 @@ pub struct ConfigErrors {
 impl std::fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.file {
-            Some(p) => writeln!(f, "invalid config {} ({} problem(s)):", p.display(), self.problems.len())?,
+            Some(p) => writeln!(
+                f,
+                "invalid config {} ({} problem(s)):",
+                p.display(),
+                self.problems.len()
+            )?,
             None => writeln!(f, "invalid config ({} problem(s)):", self.problems.len())?,
         }
         for p in &self.problems {
@@ -243,14 +254,24 @@ impl Config {
     /// Loads defaults, then `file`, then `BEDGUARD_*` variables from `env`; validates
     /// everything and returns every problem at once.
     pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigErrors> {
-        let fail = |problems| ConfigErrors { file: file.map(Path::to_path_buf), problems };
+        let fail = |problems| ConfigErrors {
+            file: file.map(Path::to_path_buf),
+            problems,
+        };
         let mut table = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    fail(vec![Problem { key: "(file)".into(), message: format!("cannot read {}: {e}", path.display()) }])
+                    fail(vec![Problem {
+                        key: "(file)".into(),
+                        message: format!("cannot read {}: {e}", path.display()),
+                    }])
                 })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| fail(vec![Problem { key: "(syntax)".into(), message: e.to_string() }]))?
+                text.parse::<toml::Table>().map_err(|e| {
+                    fail(vec![Problem {
+                        key: "(syntax)".into(),
+                        message: e.to_string(),
+                    }])
+                })?
             }
             None => toml::Table::new(),
         };
@@ -258,18 +279,30 @@ impl Config {
         let cfg: Config = match Config::deserialize(toml::Value::Table(table)) {
             Ok(c) => c,
             Err(e) => {
-                problems.push(Problem { key: "(schema)".into(), message: e.to_string() });
+                problems.push(Problem {
+                    key: "(schema)".into(),
+                    message: e.to_string(),
+                });
                 return Err(fail(problems));
             }
         };
         problems.extend(cfg.validate());
-        if problems.is_empty() { Ok(cfg) } else { Err(fail(problems)) }
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(fail(problems))
+        }
     }
 
     /// Every problem with an otherwise well-formed config.
     pub fn validate(&self) -> Vec<Problem> {
         let mut p = Vec::new();
-        let mut bad = |key: &str, message: String| p.push(Problem { key: key.into(), message });
+        let mut bad = |key: &str, message: String| {
+            p.push(Problem {
+                key: key.into(),
+                message,
+            })
+        };
         if self.state.path.as_os_str().is_empty() {
             bad("state.path", "must not be empty".into());
         }
@@ -280,23 +313,57 @@ impl Config {
             bad("state.dedup_ttl_secs", "must be at least 1".into());
         }
         if !(1..=20).contains(&self.ingest.wait_time_secs) {
-            bad("ingest.wait_time_secs", format!("{} is outside 1 to 20 (SQS's limits)", self.ingest.wait_time_secs));
+            bad(
+                "ingest.wait_time_secs",
+                format!(
+                    "{} is outside 1 to 20 (SQS's limits)",
+                    self.ingest.wait_time_secs
+                ),
+            );
         }
         if !(1..=256).contains(&self.ingest.concurrency) {
-            bad("ingest.concurrency", format!("{} is outside 1 to 256", self.ingest.concurrency));
+            bad(
+                "ingest.concurrency",
+                format!("{} is outside 1 to 256", self.ingest.concurrency),
+            );
         }
         if !(1..=43_200).contains(&self.ingest.visibility_timeout_secs) {
-            bad("ingest.visibility_timeout_secs", format!("{} is outside 1 to 43200 (SQS's limits)", self.ingest.visibility_timeout_secs));
+            bad(
+                "ingest.visibility_timeout_secs",
+                format!(
+                    "{} is outside 1 to 43200 (SQS's limits)",
+                    self.ingest.visibility_timeout_secs
+                ),
+            );
         }
-        if self.ingest.heartbeat_secs == 0 || self.ingest.heartbeat_secs >= self.ingest.visibility_timeout_secs {
-            bad("ingest.heartbeat_secs", format!("{} must be at least 1 and below ingest.visibility_timeout_secs ({})", self.ingest.heartbeat_secs, self.ingest.visibility_timeout_secs));
+        if self.ingest.heartbeat_secs == 0
+            || self.ingest.heartbeat_secs >= self.ingest.visibility_timeout_secs
+        {
+            bad(
+                "ingest.heartbeat_secs",
+                format!(
+                    "{} must be at least 1 and below ingest.visibility_timeout_secs ({})",
+                    self.ingest.heartbeat_secs, self.ingest.visibility_timeout_secs
+                ),
+            );
         }
         if self.ingest.max_object_bytes < 1024 {
-            bad("ingest.max_object_bytes", format!("{} is too small to hold a CloudTrail file", self.ingest.max_object_bytes));
+            bad(
+                "ingest.max_object_bytes",
+                format!(
+                    "{} is too small to hold a CloudTrail file",
+                    self.ingest.max_object_bytes
+                ),
+            );
         }
         if let Some(u) = &self.ingest.queue_url {
             if !u.starts_with("https://") && !u.starts_with("http://") {
-                bad("ingest.queue_url", format!("{u:?} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"));
+                bad(
+                    "ingest.queue_url",
+                    format!(
+                        "{u:?} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+                    ),
+                );
             }
         }
         if let Some(u) = &self.aws.endpoint_url {
@@ -308,19 +375,34 @@ impl Config {
             bad("geoip.cache_entries", "must be at least 1".into());
         }
         if !matches!(self.log.format.as_str(), "auto" | "human" | "json") {
-            bad("log.format", format!("{:?} is not one of auto, human, json", self.log.format));
+            bad(
+                "log.format",
+                format!("{:?} is not one of auto, human, json", self.log.format),
+            );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            bad("log.level", format!("{:?} is not a valid filter", self.log.level));
+            bad(
+                "log.level",
+                format!("{:?} is not a valid filter", self.log.level),
+            );
         }
         if self.metrics.enabled && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
-            bad("metrics.listen", format!("{:?} is not an address:port", self.metrics.listen));
+            bad(
+                "metrics.listen",
+                format!("{:?} is not an address:port", self.metrics.listen),
+            );
         }
         for e in self.detect.validate() {
-            p.push(Problem { key: format!("detect.{}", e.key), message: e.message });
+            p.push(Problem {
+                key: format!("detect.{}", e.key),
+                message: e.message,
+            });
         }
         for e in sinks::config::validate(&self.sinks) {
-            p.push(Problem { key: e.key, message: e.message });
+            p.push(Problem {
+                key: e.key,
+                message: e.message,
+            });
         }
         p
     }
@@ -330,18 +412,29 @@ impl Config {
 /// read as a TOML value when it parses as one (numbers, booleans, arrays), else as a
 /// string. Unknown sections are problems; unknown keys are caught by the schema.
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Vec<Problem> {
-    const SECTIONS: &[&str] = &["state", "aws", "ingest", "geoip", "models", "detect", "log", "metrics"];
+    const SECTIONS: &[&str] = &[
+        "state", "aws", "ingest", "geoip", "models", "detect", "log", "metrics",
+    ];
     let mut problems = Vec::new();
-    let mut vars: Vec<_> = env.iter().filter(|(k, _)| k.starts_with("BEDGUARD_") && k != "BEDGUARD_CONFIG").collect();
+    let mut vars: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("BEDGUARD_") && k != "BEDGUARD_CONFIG")
+        .collect();
     vars.sort();
     for (name, value) in vars {
         let rest = name["BEDGUARD_".len()..].to_ascii_lowercase();
         let Some((section, key)) = rest.split_once('_') else {
-            problems.push(Problem { key: name.clone(), message: "expected BEDGUARD_<SECTION>_<KEY>".into() });
+            problems.push(Problem {
+                key: name.clone(),
+                message: "expected BEDGUARD_<SECTION>_<KEY>".into(),
+            });
             continue;
         };
         if !SECTIONS.contains(&section) {
-            problems.push(Problem { key: name.clone(), message: format!("unknown section {section:?}") });
+            problems.push(Problem {
+                key: name.clone(),
+                message: format!("unknown section {section:?}"),
+            });
             continue;
         }
         let parsed = format!("v = {value}")
@@ -349,12 +442,17 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Vec<Problem> 
             .ok()
             .and_then(|mut t| t.remove("v"))
             .unwrap_or_else(|| toml::Value::String(value.clone()));
-        let entry = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         match entry {
             toml::Value::Table(t) => {
                 t.insert(key.to_string(), parsed);
             }
-            _ => problems.push(Problem { key: section.to_string(), message: "is not a table".into() }),
+            _ => problems.push(Problem {
+                key: section.to_string(),
+                message: "is not a table".into(),
+            }),
         }
     }
     problems
@@ -363,5 +461,7 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Vec<Problem> 
 /// Reads a config the way every subcommand does, with flags applied after.
 pub fn load_from_process(file: Option<&Path>) -> Result<Config> {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    Config::load(file, &env).map_err(anyhow::Error::new).context("configuration rejected")
+    Config::load(file, &env)
+        .map_err(anyhow::Error::new)
+        .context("configuration rejected")
 }

@@ -4,11 +4,17 @@
 mod bench;
 mod cli;
 mod config;
+mod daemon;
+mod demo;
+mod metrics;
 mod observe;
 mod pipeline;
+mod profile;
+mod render;
 mod replay;
 mod simulate;
 mod stats;
+mod systemd;
 mod walk;
 
 use std::io::IsTerminal;
@@ -48,10 +54,19 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
     }
     match &cli.command {
         Command::Validate => {
-            println!("{}: ok", cli.config.as_deref().map_or("embedded defaults".into(), |p| p.display().to_string()));
+            println!(
+                "{}: ok",
+                cli.config
+                    .as_deref()
+                    .map_or("embedded defaults".into(), |p| p.display().to_string())
+            );
         }
         Command::Replay(args) => {
-            let mode = if args.learn_only { pipeline::Mode::LearnOnly } else { pipeline::Mode::Detect };
+            let mode = if args.learn_only {
+                pipeline::Mode::LearnOnly
+            } else {
+                pipeline::Mode::Detect
+            };
             let p = build_pipeline(&cfg, mode, pipeline::KeyPolicy::JsonFiles, Vec::new())?;
             replay::run(p, args)?;
         }
@@ -63,13 +78,19 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
                 other => anyhow::bail!("unknown preset {other:?} (demo, eval, bench)"),
             };
             let (files, events) = simulate::write(&args.out, sim_cfg, args.labels.as_deref())?;
-            eprintln!("wrote {files} files, {events} events under {}", args.out.display());
+            eprintln!(
+                "wrote {files} files, {events} events under {}",
+                args.out.display()
+            );
         }
         Command::Bench(BenchCommand::Decode(args)) => bench::decode(args)?,
         Command::Bench(BenchCommand::Replay(_)) => anyhow::bail!("bench replay: not built yet"),
-        Command::Run(_) | Command::Backfill(_) | Command::Audit(_) | Command::Profile(_) | Command::Eval(_) => {
-            anyhow::bail!("not built yet")
-        }
+        Command::Run(args) => runtime()?.block_on(daemon::run(cfg, cli.config.clone(), args))?,
+        Command::Backfill(args) => runtime()?.block_on(daemon::backfill(cfg, args))?,
+        Command::Audit(args) => runtime()?.block_on(daemon::audit(cfg, args))?,
+        Command::Profile(cmd) => profile::run(&cfg, cmd)?,
+        Command::Eval(_) => anyhow::bail!("eval: not built yet"),
+        Command::Demo(args) => demo::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -92,29 +113,73 @@ fn build_pipeline(
     }
     let ua = match &cfg.models.useragents_path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-            enrich::UaRules::from_toml(&text).with_context(|| format!("invalid user-agent rules {}", p.display()))?
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            enrich::UaRules::from_toml(&text)
+                .with_context(|| format!("invalid user-agent rules {}", p.display()))?
         }
         None => enrich::UaRules::builtin().context("built-in user-agent rules")?,
     };
+    let detector = build_detector(cfg)?;
+    let store = std::sync::Arc::new(open_store(cfg)?);
+    Ok(pipeline::Pipeline::new(
+        detector,
+        geo,
+        ua,
+        store,
+        mode,
+        keys,
+        sinks,
+        cfg.ingest.max_object_bytes as usize,
+    ))
+}
+
+/// Opens the state store named by the config.
+fn open_store(cfg: &Config) -> Result<store::Store> {
+    store::Store::open(&cfg.state.path, &cfg.state.store_options()).with_context(|| {
+        format!(
+            "cannot open state directory {} (state.path, or --state)",
+            cfg.state.path.display()
+        )
+    })
+}
+
+/// The detector: catalogue (file or embedded) and thresholds.
+fn build_detector(cfg: &Config) -> Result<detect::Detector> {
     let catalogue = match &cfg.models.catalogue_path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
             detect::Catalogue::from_toml(&text).map_err(|errs| {
                 anyhow::anyhow!(
                     "invalid catalogue {}:\n{}",
                     p.display(),
-                    errs.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
+                    errs.iter()
+                        .map(|e| format!("  - {e}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 )
             })?
         }
         None => detect::Catalogue::builtin(),
     };
-    let detector = detect::Detector::new(cfg.detect.clone(), catalogue)
-        .map_err(|errs| anyhow::anyhow!("invalid detector config: {errs:?}"))?;
-    let store = store::Store::open(&cfg.state.path, &cfg.state.store_options())
-        .with_context(|| format!("cannot open state directory {}", cfg.state.path.display()))?;
-    Ok(pipeline::Pipeline::new(detector, geo, ua, store, mode, keys, sinks, cfg.ingest.max_object_bytes as usize))
+    detect::Detector::new(cfg.detect.clone(), catalogue).map_err(|errs| {
+        anyhow::anyhow!(
+            "invalid detector config:\n{}",
+            errs.iter()
+                .map(|e| format!("  - detect.{}: {}", e.key, e.message))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
+}
+
+/// A multi-threaded tokio runtime for the commands that talk to AWS.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// Human logs on a terminal, JSON otherwise; level from flag, RUST_LOG, then config.
@@ -123,13 +188,16 @@ fn init_logging(cfg: &Config, flag: Option<&str>) {
         .map(str::to_string)
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| cfg.log.level.clone());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = match cfg.log.format.as_str() {
         "json" => true,
         "human" => false,
         _ => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();
     } else {

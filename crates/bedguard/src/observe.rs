@@ -44,7 +44,11 @@ pub fn observation(rec: &Record<'_>, en: &Enrichment<'_>) -> Option<Observation>
         event_name: rec.event_name.to_string(),
         region: rec.aws_region.as_deref().unwrap_or("unknown").to_string(),
         error_code: rec.error_code.as_deref().map(str::to_string),
-        model_id: if bedrock.is_some() { rec.model_id().map(|m| m.into_owned()) } else { None },
+        model_id: if bedrock.is_some() {
+            rec.model_id().map(|m| m.into_owned())
+        } else {
+            None
+        },
         bedrock,
         source_ip,
         net_class,
@@ -59,10 +63,14 @@ pub fn observation(rec: &Record<'_>, en: &Enrichment<'_>) -> Option<Observation>
 /// For model customization jobs: the output S3 URI, and whether its bucket is
 /// outside the account when the record's `resources` say who owns it.
 fn customization_output(rec: &Record<'_>) -> (Option<String>, Option<bool>) {
-    if rec.event_name != "CreateModelCustomizationJob" && rec.event_name != "CreateModelInvocationJob" {
+    if rec.event_name != "CreateModelCustomizationJob"
+        && rec.event_name != "CreateModelInvocationJob"
+    {
         return (None, None);
     }
-    let Some(params) = rec.request_parameters else { return (None, None) };
+    let Some(params) = rec.request_parameters else {
+        return (None, None);
+    };
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Params {
@@ -74,10 +82,19 @@ fn customization_output(rec: &Record<'_>) -> (Option<String>, Option<bool>) {
         s3_uri: Option<String>,
         s3_output_data_config: Option<Box<Output>>,
     }
-    let Ok(p) = serde_json::from_str::<Params>(params.get()) else { return (None, None) };
-    let uri = p.output_data_config.and_then(|o| o.s3_uri.or_else(|| o.s3_output_data_config.and_then(|i| i.s3_uri)));
+    let Ok(p) = serde_json::from_str::<Params>(params.get()) else {
+        return (None, None);
+    };
+    let uri = p.output_data_config.and_then(|o| {
+        o.s3_uri
+            .or_else(|| o.s3_output_data_config.and_then(|i| i.s3_uri))
+    });
     let Some(uri) = uri else { return (None, None) };
-    let bucket = uri.strip_prefix("s3://").and_then(|r| r.split('/').next()).unwrap_or_default().to_string();
+    let bucket = uri
+        .strip_prefix("s3://")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_default()
+        .to_string();
     let account = rec.recipient_account_id.as_deref();
     // CloudTrail lists the buckets a call touched in `resources`, with the owner's
     // account id when it knows it.

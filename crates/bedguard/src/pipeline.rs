@@ -10,6 +10,7 @@
 //! message.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cloudtrail::log::{KeyKind, classify_key, decompress, parse_log};
 use detect::{AccountState, Detector, Finding, PrincipalState};
@@ -29,7 +30,7 @@ pub enum Stored {
 
 /// The ETag recorded for objects whose ETag is unknown (local files, CloudTrail's
 /// own SNS notifications): the key alone identifies them.
-const NO_ETAG: &str = "-";
+pub const NO_ETAG: &str = "-";
 
 /// Whether findings are emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +108,7 @@ pub struct Pipeline {
     detector: Detector,
     geo: enrich::Enricher,
     ua: enrich::UaRules,
-    store: store::Store,
+    store: Arc<store::Store>,
     mode: Mode,
     keys: KeyPolicy,
     sinks: Vec<String>,
@@ -122,18 +123,33 @@ impl Pipeline {
         detector: Detector,
         geo: enrich::Enricher,
         ua: enrich::UaRules,
-        store: store::Store,
+        store: Arc<store::Store>,
         mode: Mode,
         keys: KeyPolicy,
         sinks: Vec<String>,
         max_object_bytes: usize,
     ) -> Self {
-        Self { detector, geo, ua, store, mode, keys, sinks, max_object_bytes, stats: Stats::default() }
+        Self {
+            detector,
+            geo,
+            ua,
+            store,
+            mode,
+            keys,
+            sinks,
+            max_object_bytes,
+            stats: Stats::default(),
+        }
     }
 
-    /// The store, for commands that read it.
-    pub fn store(&self) -> &store::Store {
-        &self.store
+    /// The store, shared.
+    pub fn store_arc(&self) -> Arc<store::Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// Replaces the sinks findings are enqueued for (config reload).
+    pub fn set_sinks(&mut self, sinks: Vec<String>) {
+        self.sinks = sinks;
     }
 
     /// The GeoIP enricher, for periodic reload checks.
@@ -154,7 +170,11 @@ impl Pipeline {
 
     /// Whether the object was committed before.
     pub fn is_processed(&self, id: ObjectId<'_>) -> Result<bool, PipelineError> {
-        Ok(self.store.is_processed(id.bucket, id.key, id.etag.filter(|e| !e.is_empty()).unwrap_or(NO_ETAG))?)
+        Ok(self.store.is_processed(
+            id.bucket,
+            id.key,
+            id.etag.filter(|e| !e.is_empty()).unwrap_or(NO_ETAG),
+        )?)
     }
 
     /// Processes one object whose bytes are in hand.
@@ -185,14 +205,18 @@ impl Pipeline {
         let buf = match decompress(bytes, self.max_object_bytes) {
             Ok(b) => b,
             Err(e) => {
-                self.stats.malformed_files.insert(id.key.to_string(), e.to_string());
+                self.stats
+                    .malformed_files
+                    .insert(id.key.to_string(), e.to_string());
                 return Err(malformed(e.to_string()));
             }
         };
         let log = match parse_log(&buf) {
             Ok(l) => l,
             Err(e) => {
-                self.stats.malformed_files.insert(id.key.to_string(), e.to_string());
+                self.stats
+                    .malformed_files
+                    .insert(id.key.to_string(), e.to_string());
                 return Err(malformed(e.to_string()));
             }
         };
@@ -202,7 +226,10 @@ impl Pipeline {
             Stats::bump(&mut self.stats.bad_records, reason, n as u64);
         }
 
-        let en = Enrichment { geo: &self.geo, ua: &self.ua };
+        let en = Enrichment {
+            geo: &self.geo,
+            ua: &self.ua,
+        };
         let mut principals: BTreeMap<(String, String), PrincipalState> = BTreeMap::new();
         let mut accounts: BTreeMap<String, AccountState> = BTreeMap::new();
         let mut seen_here: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
@@ -215,7 +242,9 @@ impl Pipeline {
                 continue;
             };
             if !obs.event_id.is_empty() {
-                if !seen_here.insert(obs.event_id.clone()) || self.store.seen_event(&obs.event_id)? {
+                if !seen_here.insert(obs.event_id.clone())
+                    || self.store.seen_event(&obs.event_id)?
+                {
                     self.stats.duplicate_records += 1;
                     continue;
                 }
@@ -226,24 +255,36 @@ impl Pipeline {
                 self.stats.bedrock_calls += 1;
                 Stats::bump(&mut self.stats.bedrock_by_principal, &obs.principal, 1);
             }
-            self.stats.newest_event_ms = Some(self.stats.newest_event_ms.map_or(obs.event_time, |n| n.max(obs.event_time)));
+            self.stats.newest_event_ms = Some(
+                self.stats
+                    .newest_event_ms
+                    .map_or(obs.event_time, |n| n.max(obs.event_time)),
+            );
 
             let pkey = (obs.account_id.clone(), obs.principal.clone());
             if !principals.contains_key(&pkey) {
-                let state = match self.store.get_profile::<Stored>(&ProfileKey::principal(&pkey.0, &pkey.1)?)? {
+                let state = match self
+                    .store
+                    .get_profile::<Stored>(&ProfileKey::principal(&pkey.0, &pkey.1)?)?
+                {
                     Some(Stored::Principal(p)) => p,
                     _ => PrincipalState::default(),
                 };
                 principals.insert(pkey.clone(), state);
             }
             if !accounts.contains_key(&obs.account_id) {
-                let state = match self.store.get_profile::<Stored>(&ProfileKey::account(&obs.account_id)?)? {
+                let state = match self
+                    .store
+                    .get_profile::<Stored>(&ProfileKey::account(&obs.account_id)?)?
+                {
                     Some(Stored::Account(a)) => a,
                     _ => AccountState::default(),
                 };
                 accounts.insert(obs.account_id.clone(), state);
             }
-            let (Some(pstate), Some(astate)) = (principals.get_mut(&pkey), accounts.get_mut(&obs.account_id)) else {
+            let (Some(pstate), Some(astate)) =
+                (principals.get_mut(&pkey), accounts.get_mut(&obs.account_id))
+            else {
                 continue;
             };
             match self.mode {
@@ -253,7 +294,11 @@ impl Pipeline {
                     self.stats.suppressed_findings += u64::from(verdict.suppressed);
                     for f in verdict.findings {
                         Stats::bump(&mut self.stats.findings_by_type, &f.finding_type, 1);
-                        Stats::bump(&mut self.stats.findings_by_severity, f.severity_label.as_str(), 1);
+                        Stats::bump(
+                            &mut self.stats.findings_by_severity,
+                            f.severity_label.as_str(),
+                            1,
+                        );
                         findings.push(f);
                     }
                 }
@@ -261,11 +306,27 @@ impl Pipeline {
         }
         self.stats.records += records;
 
-        let encoded: Vec<Vec<u8>> = findings.iter().filter_map(|f| serde_json::to_vec(f).ok()).collect();
+        let mut encoded = Vec::with_capacity(findings.len());
+        for f in &findings {
+            match sinks::encode::native::encode_stored(f) {
+                Ok(bytes) => encoded.push(bytes),
+                // Only a non-finite number can fail here: a detector bug, not input.
+                Err(e) => {
+                    tracing::error!(finding = %f.id, "cannot encode finding, not forwarded: {e}")
+                }
+            }
+        }
         let processed_at = self.stats.newest_event_ms.unwrap_or(0);
-        let mut batch = ObjectBatch::new(store::ObjectId::new(id.bucket, id.key, etag), processed_at, records);
+        let mut batch = ObjectBatch::new(
+            store::ObjectId::new(id.bucket, id.key, etag),
+            processed_at,
+            records,
+        );
         for ((account, principal), state) in principals {
-            batch.profile(ProfileKey::principal(&account, &principal)?, Stored::Principal(state));
+            batch.profile(
+                ProfileKey::principal(&account, &principal)?,
+                Stored::Principal(state),
+            );
         }
         for (account, state) in accounts {
             batch.profile(ProfileKey::account(&account)?, Stored::Account(state));

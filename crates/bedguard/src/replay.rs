@@ -15,26 +15,42 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout().lock())),
         Some(p) => Some(Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create findings file {}", p.display()))?,
+            std::fs::File::create(p)
+                .with_context(|| format!("cannot create findings file {}", p.display()))?,
         ))),
     };
-    let total_bytes: u64 = objects.iter().filter_map(|o| std::fs::metadata(&o.path).ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = objects
+        .iter()
+        .filter_map(|o| std::fs::metadata(&o.path).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = progress_bar(total_bytes, objects.len(), args.no_progress);
     for obj in &objects {
-        let bytes = std::fs::read(&obj.path).with_context(|| format!("cannot read {}", obj.path.display()))?;
-        let id = ObjectId { bucket: "local", key: &obj.key, etag: None };
+        let bytes = std::fs::read(&obj.path)
+            .with_context(|| format!("cannot read {}", obj.path.display()))?;
+        let id = ObjectId {
+            bucket: "local",
+            key: &obj.key,
+            etag: None,
+        };
         match pipeline.process(id, &bytes) {
             Ok(Outcome::Committed { findings, .. }) => {
                 if let Some(out) = findings_out.as_mut() {
                     for f in &findings {
-                        serde_json::to_writer(&mut *out, f).context("cannot write finding")?;
+                        let line = sinks::encode::native::encode_stored(f)
+                            .context("cannot encode finding")?;
+                        out.write_all(&line).context("cannot write finding")?;
                         out.write_all(b"\n").context("cannot write finding")?;
                     }
                 }
             }
             Ok(Outcome::AlreadyProcessed | Outcome::Skipped(_)) => {}
-            Err(e @ PipelineError::Malformed { .. }) => tracing::warn!(path = %obj.path.display(), "{e}"),
-            Err(e) => return Err(e).with_context(|| format!("while processing {}", obj.path.display())),
+            Err(e @ PipelineError::Malformed { .. }) => {
+                tracing::warn!(path = %obj.path.display(), "{e}")
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("while processing {}", obj.path.display()));
+            }
         }
         if let Some(bar) = &bar {
             bar.inc(bytes.len() as u64);

@@ -17,9 +17,13 @@ pub fn write(dir: &Path, cfg: sim::SimConfig, labels: Option<&Path>) -> Result<(
     for file in simulation.files() {
         let path = dir.join(&file.key);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let mut gz = GzEncoder::new(Vec::with_capacity(file.json.len() / 8), Compression::default());
+        let mut gz = GzEncoder::new(
+            Vec::with_capacity(file.json.len() / 8),
+            Compression::default(),
+        );
         gz.write_all(&file.json)?;
         let bytes = gz.finish()?;
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;

@@ -23,31 +23,44 @@ pub struct LocalObject {
 pub fn collect(roots: &[PathBuf]) -> Result<Vec<LocalObject>> {
     let mut out = Vec::new();
     for root in roots {
-        let meta = std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
+        let meta =
+            std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
         if meta.is_dir() {
             walk_dir(root, root, &mut out)?;
         } else {
-            let key = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let key = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             out.push(object(root.clone(), key));
         }
     }
     out.sort_by(|a, b| {
-        (a.delivered_ms.is_none(), a.delivered_ms, &a.key).cmp(&(b.delivered_ms.is_none(), b.delivered_ms, &b.key))
+        (a.delivered_ms.is_none(), a.delivered_ms, &a.key).cmp(&(
+            b.delivered_ms.is_none(),
+            b.delivered_ms,
+            &b.key,
+        ))
     });
     Ok(out)
 }
 
 fn walk_dir(root: &Path, dir: &Path, out: &mut Vec<LocalObject>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     for entry in entries {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         let path = entry.path();
-        let ft = entry.file_type().with_context(|| format!("cannot stat {}", path.display()))?;
+        let ft = entry
+            .file_type()
+            .with_context(|| format!("cannot stat {}", path.display()))?;
         if ft.is_dir() {
             walk_dir(root, &path, out)?;
         } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
             let rel = path.strip_prefix(root).unwrap_or(&path);
-            let key = rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+            let key = rel
+                .to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/");
             out.push(object(path, key));
         }
     }
@@ -59,7 +72,11 @@ fn object(path: PathBuf, key: String) -> LocalObject {
         KeyKind::Log(k) => Some(k.delivered_ms),
         _ => None,
     };
-    LocalObject { path, key, delivered_ms }
+    LocalObject {
+        path,
+        key,
+        delivered_ms,
+    }
 }
 
 #[cfg(test)]
@@ -69,7 +86,9 @@ mod tests {
     #[test]
     fn orders_by_delivery_time_not_name() {
         let dir = tempfile::tempdir().unwrap();
-        let sub = dir.path().join("AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02");
+        let sub = dir
+            .path()
+            .join("AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02");
         std::fs::create_dir_all(&sub).unwrap();
         // Named so that lexical order and delivery order disagree across regions.
         let late = "111122223333_CloudTrail_us-east-1_20240102T1005Z_aaaa.json.gz";
@@ -78,8 +97,14 @@ mod tests {
         std::fs::write(sub.join(early), b"x").unwrap();
         std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
         let got = collect(&[dir.path().to_path_buf()]).unwrap();
-        let names: Vec<_> = got.iter().map(|o| o.key.rsplit('/').next().unwrap().to_string()).collect();
-        assert_eq!(names, vec![early.to_string(), late.to_string(), "notes.txt".to_string()]);
+        let names: Vec<_> = got
+            .iter()
+            .map(|o| o.key.rsplit('/').next().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            vec![early.to_string(), late.to_string(), "notes.txt".to_string()]
+        );
     }
 
     #[test]

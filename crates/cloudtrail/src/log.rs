@@ -37,7 +37,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
 
-use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -191,17 +190,45 @@ pub fn parse_log(buf: &[u8]) -> Result<LogFile<'_>, LogError> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "'de: 'a"))]
-struct Envelope<'a> {
-    #[serde(rename = "Records")]
-    records: Vec<Record<'a>>,
+/// A first guess at the number of records, so the fast path rarely regrows its
+/// vector of (1 kB) records: real CloudTrail events run 1-3 kB of JSON each.
+fn capacity_hint(len: usize) -> usize {
+    (len / 1500).min(1 << 20)
+}
+
+/// Fast path: decodes and validates `Records` in one typed pass. `None` when the
+/// buffer has no `Records` or any element fails to decode.
+fn fast_object(buf: &[u8]) -> Option<LogFile<'_>> {
+    let mut file = LogFile {
+        records: Vec::with_capacity(capacity_hint(buf.len())),
+        errors: Vec::new(),
+    };
+    let mut seen_records = false;
+    let mut de = serde_json::Deserializer::from_slice(buf);
+    let visitor = TypedEnvelope {
+        file: &mut file,
+        seen_records: &mut seen_records,
+    };
+    de::Deserializer::deserialize_map(&mut de, visitor).ok()?;
+    de.end().ok()?;
+    seen_records.then_some(file)
+}
+
+/// Fast path for a bare array of events.
+fn fast_array(buf: &[u8]) -> Option<LogFile<'_>> {
+    let mut file = LogFile {
+        records: Vec::with_capacity(capacity_hint(buf.len())),
+        errors: Vec::new(),
+    };
+    let mut de = serde_json::Deserializer::from_slice(buf);
+    de::Deserializer::deserialize_seq(&mut de, TypedSeq { file: &mut file }).ok()?;
+    de.end().ok()?;
+    Some(file)
 }
 
 fn parse_object(buf: &[u8]) -> Result<LogFile<'_>, LogError> {
-    // Fast path: one typed pass over the whole array.
-    if let Ok(env) = serde_json::from_slice::<Envelope<'_>>(buf) {
-        return Ok(validate_all(env.records));
+    if let Some(file) = fast_object(buf) {
+        return Ok(file);
     }
     // Slow path: keep every element raw, so bad ones can be isolated.
     let mut raws = Vec::new();
@@ -213,31 +240,47 @@ fn parse_object(buf: &[u8]) -> Result<LogFile<'_>, LogError> {
             raws: &mut raws,
             seen_records: &mut seen_records,
         },
-    )
-    .and_then(|()| de.end());
+    );
     if seen_records {
         let mut file = decode_raws(&raws);
-        if let Err(e) = outcome {
-            file.errors.push(cut_short(raws.len(), &e));
-        }
+        finish(&mut file, raws.len(), outcome, &mut de);
         return Ok(file);
     }
     parse_lines(buf)
 }
 
 fn parse_array(buf: &[u8]) -> LogFile<'_> {
-    if let Ok(records) = serde_json::from_slice::<Vec<Record<'_>>>(buf) {
-        return validate_all(records);
+    if let Some(file) = fast_array(buf) {
+        return file;
     }
     let mut raws = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(buf);
-    let outcome = de::Deserializer::deserialize_seq(&mut de, RawSeqVisitor { raws: &mut raws })
-        .and_then(|()| de.end());
+    let outcome = de::Deserializer::deserialize_seq(&mut de, RawSeqVisitor { raws: &mut raws });
     let mut file = decode_raws(&raws);
-    if let Err(e) = outcome {
-        file.errors.push(cut_short(raws.len(), &e));
-    }
+    finish(&mut file, raws.len(), outcome, &mut de);
     file
+}
+
+/// Reports how the slow path ended: cut short inside the records (the rest is
+/// lost), or trailing data after a complete log (nothing lost, still reported).
+fn finish<'a>(
+    file: &mut LogFile<'a>,
+    read: usize,
+    outcome: Result<(), serde_json::Error>,
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'a>>,
+) {
+    let message = match outcome {
+        Err(e) => format!("log unreadable from this record on: {e}"),
+        Ok(()) => match de.end() {
+            Ok(()) => return,
+            Err(e) => format!("trailing data after the log: {e}"),
+        },
+    };
+    file.errors.push(RecordError {
+        index: read,
+        reason: BadRecordReason::InvalidJson,
+        message,
+    });
 }
 
 /// JSON lines: every non-blank line is one event.
@@ -296,25 +339,6 @@ fn trim_ascii(mut s: &[u8]) -> &[u8] {
         }
     }
     s
-}
-
-fn cut_short(index: usize, e: &serde_json::Error) -> RecordError {
-    RecordError {
-        index,
-        reason: BadRecordReason::InvalidJson,
-        message: format!("log unreadable from this record on: {e}"),
-    }
-}
-
-fn validate_all(records: Vec<Record<'_>>) -> LogFile<'_> {
-    let mut file = LogFile {
-        records: Vec::with_capacity(records.len()),
-        errors: Vec::new(),
-    };
-    for (index, rec) in records.into_iter().enumerate() {
-        push_validated(index, rec, &mut file);
-    }
-    file
 }
 
 fn decode_raws<'a>(raws: &[&'a RawValue]) -> LogFile<'a> {
@@ -394,6 +418,64 @@ fn validate(rec: &Record<'_>) -> Result<(), (BadRecordReason, String)> {
         ));
     }
     Ok(())
+}
+
+/// Reads the top-level object, decoding the elements of `Records` as it goes.
+struct TypedEnvelope<'v, 'a> {
+    file: &'v mut LogFile<'a>,
+    seen_records: &'v mut bool,
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for TypedEnvelope<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object with a Records array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "Records" && !*self.seen_records {
+                *self.seen_records = true;
+                map.next_value_seed(TypedSeq {
+                    file: &mut *self.file,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decodes an array of records, validating each as it is read.
+struct TypedSeq<'v, 'a> {
+    file: &'v mut LogFile<'a>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for TypedSeq<'_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for TypedSeq<'_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(rec) = seq.next_element::<Record<'de>>()? {
+            push_validated(index, rec, self.file);
+            index += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Reads the top-level object, keeping the elements of `Records` raw; elements read
@@ -598,6 +680,19 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_validates_and_leaves_undecodable_elements_to_the_fallback() {
+        let buf = format!(r#"{{"Records":[{GOOD},{{"eventName":"x"}}]}}"#);
+        let fast = fast_object(buf.as_bytes()).unwrap();
+        assert_eq!(fast.records.len(), 1);
+        assert_eq!(reasons(&fast), [(1, "missing_event_source")]);
+        let buf = format!(r#"{{"Records":[{GOOD},7]}}"#);
+        assert!(fast_object(buf.as_bytes()).is_none());
+        assert!(fast_object(br#"{"digest":1}"#).is_none());
+        let buf = format!("[{GOOD}]");
+        assert_eq!(fast_array(buf.as_bytes()).unwrap().records.len(), 1);
+    }
+
+    #[test]
     fn one_bad_record_never_loses_the_others() {
         let buf = format!(
             r#"{{"Records":[{GOOD},42,{{"eventSource":"a","eventTime":"2023-07-10T11:45:02Z"}},{GOOD},{{"eventName":"x","eventTime":"2023-07-10T11:45:02Z"}},{{"eventName":"x","eventSource":"a"}},{{"eventName":"x","eventSource":"a","eventTime":"yesterday"}},{{"eventName":"x","eventSource":"a","eventTime":"2023-07-10T11:45:02Z","userIdentity":"root"}},[1],{GOOD}]}}"#
@@ -713,6 +808,15 @@ mod tests {
         let file = parse_log(cut).unwrap();
         assert_eq!(file.records.len(), 2);
         assert_eq!(reasons(&file), [(2, "invalid_json")]);
+    }
+
+    #[test]
+    fn trailing_data_is_reported_without_losing_records() {
+        let buf = format!(r#"{{"Records":[{GOOD},{GOOD}]}} {{"#);
+        let file = parse_log(buf.as_bytes()).unwrap();
+        assert_eq!(file.records.len(), 2);
+        assert_eq!(reasons(&file), [(2, "invalid_json")]);
+        assert!(file.errors[0].message.starts_with("trailing data"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::finding::{
 };
 use crate::novelty::{self, Baseline, FeatureGroup, FeatureScore, round3};
 use crate::observation::Observation;
-use crate::profile::{Profile, api_key, hour_index};
+use crate::profile::{FeatureValues, Profile, api_key, feature_values, hour_index};
 use crate::sequence::SequenceState;
 use crate::severity::{of_bits, round1};
 use crate::suppress::Suppressor;
@@ -157,11 +157,25 @@ impl Detector {
     }
 
     fn learn(&self, obs: &Observation, principal: &mut PrincipalState, account: &mut AccountState) {
-        principal.profile.observe(obs, &self.cfg);
-        account.profile.observe_capped(
+        self.learn_values(obs, &feature_values(obs), principal, account);
+    }
+
+    fn learn_values(
+        &self,
+        obs: &Observation,
+        values: &FeatureValues,
+        principal: &mut PrincipalState,
+        account: &mut AccountState,
+    ) {
+        let cfg = &self.cfg;
+        principal
+            .profile
+            .observe_values(obs, values, cfg, cfg.max_values_per_feature as usize);
+        account.profile.observe_values(
             obs,
-            &self.cfg,
-            self.cfg.account_max_values_per_feature as usize,
+            values,
+            cfg,
+            cfg.account_max_values_per_feature as usize,
         );
     }
 
@@ -208,8 +222,10 @@ impl Detector {
         } else {
             Baseline::None
         };
+        let values = feature_values(obs);
         let features = novelty::score(
             obs,
+            &values,
             &principal.profile,
             &account.profile,
             baseline,
@@ -294,7 +310,7 @@ impl Detector {
         verdict.learn = !poisoned;
         if verdict.learn {
             principal.seq.hour_fanout = principal.seq.hour_fanout.max(regions.len().min(255) as u8);
-            self.learn(obs, principal, account);
+            self.learn_values(obs, &values, principal, account);
         }
         verdict.assessment = Some(assessment);
         verdict

@@ -15,7 +15,7 @@ use crate::config::DetectConfig;
 use crate::counter::ValueOdds;
 use crate::finding::{Bucket, FeatureExplanation};
 use crate::observation::Observation;
-use crate::profile::{Feature, Profile};
+use crate::profile::{Feature, FeatureValues, Profile};
 
 /// Which baseline judged a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +127,7 @@ pub fn round3(x: f64) -> f64 {
 /// Score every feature the call has against the judging baseline.
 pub fn score(
     obs: &Observation,
+    values: &FeatureValues,
     principal: &Profile,
     account: &Profile,
     baseline: Baseline,
@@ -138,7 +139,9 @@ pub fn score(
     let cuts = cfg.bucket_cuts();
     let mut out = Vec::new();
     for f in Feature::SCORED {
-        let Some(v) = f.value(obs) else { continue };
+        let Some(v) = values.get(f.index()).and_then(|v| v.clone()) else {
+            continue;
+        };
         let (judge, probability) = match baseline {
             Baseline::Principal => {
                 let p = principal.counts(f).odds(&v, now, hl, alpha);

@@ -71,6 +71,11 @@ impl Feature {
         Feature::Region,
     ];
 
+    /// Position in [`Feature::ALL`] and [`FeatureValues`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Stable name, as in findings and config keys.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -114,6 +119,15 @@ impl Feature {
             Self::Error => obs.error_code.clone(),
         }
     }
+}
+
+/// Every feature's value of one call, indexed by [`Feature::index`]: computed once and
+/// shared by scoring and both baselines.
+pub type FeatureValues = [Option<String>; 11];
+
+/// The values of every feature of `obs`.
+pub fn feature_values(obs: &Observation) -> FeatureValues {
+    Feature::ALL.map(|f| f.value(obs))
 }
 
 /// `eventSource:eventName` with the `.amazonaws.com` suffix dropped: `bedrock:InvokeModel`.
@@ -304,6 +318,17 @@ impl Profile {
 
     /// Learn one event, keeping at most `cap` values per feature (accounts use a larger cap).
     pub fn observe_capped(&mut self, obs: &Observation, cfg: &DetectConfig, cap: usize) {
+        self.observe_values(obs, &feature_values(obs), cfg, cap);
+    }
+
+    /// Learn one event whose feature values were already computed.
+    pub fn observe_values(
+        &mut self,
+        obs: &Observation,
+        values: &FeatureValues,
+        cfg: &DetectConfig,
+        cap: usize,
+    ) {
         let t = obs.event_time;
         let hl = cfg.half_life_ms();
         if self.events == 0 {
@@ -313,9 +338,9 @@ impl Profile {
         self.first_seen_ms = self.first_seen_ms.min(t);
         self.last_seen_ms = self.last_seen_ms.max(t);
         self.events = self.events.saturating_add(1);
-        for f in Feature::ALL {
-            if let Some(v) = f.value(obs) {
-                self.counts_mut(f).observe(&v, t, hl, cap);
+        for (f, v) in Feature::ALL.iter().zip(values) {
+            if let Some(v) = v {
+                self.counts_mut(*f).observe(v, t, hl, cap);
             }
         }
         self.hour_of_week

@@ -223,7 +223,8 @@ impl World {
         static HISTORY: std::sync::OnceLock<(PrincipalState, PrincipalState, AccountState)> =
             std::sync::OnceLock::new();
         let (alice, bob, account) = HISTORY.get_or_init(|| {
-            let mut w = World::with_history(DetectConfig::default());
+            let mut w = World::new(DetectConfig::default());
+            w.history(21);
             assert!(w.findings.is_empty());
             (w.alice, w.bob, w.account)
         });
@@ -878,4 +879,39 @@ mod no_panic {
             prop_assert_eq!(serde_json::to_string(&back).unwrap(), json);
         }
     }
+}
+
+#[test]
+fn a_roaming_principal_is_not_flagged_for_one_more_country() {
+    let mut w = World::new(DetectConfig::default());
+    let countries = ["DE", "FR", "US", "JP", "SG", "GB", "IN", "AU"];
+    let mut rng = Lcg(11);
+    for d in 0..21 {
+        for h in 0..24 {
+            if rng.next(3) != 0 {
+                continue;
+            }
+            let cc = countries[rng.next(countries.len() as u64) as usize];
+            let geo = Geo {
+                country: Some(cc.into()),
+                city: Some(format!("City-{cc}")),
+                asn: Some(64_500 + rng.next(20) as u32),
+                ..Geo::default()
+            };
+            let t = t0() + d * DAY + h * HOUR;
+            w.run(Obs::new(ALICE, t, "InvokeModel").from(geo, "198.51.100.9"));
+        }
+    }
+    assert!(w.findings.is_empty(), "{:#?}", w.findings.first());
+    let t = w.end() + HOUR;
+    let geo = Geo {
+        country: Some("BR".into()),
+        city: Some("City-BR".into()),
+        asn: Some(64_999),
+        ..Geo::default()
+    };
+    let v = w.run(Obs::new(ALICE, t, "InvokeModel").from(geo, "198.51.100.9"));
+    let a = v.assessment.unwrap();
+    assert!(a.severity < 4.0, "{a:#?}");
+    assert!(v.findings.is_empty());
 }

@@ -536,3 +536,54 @@ mod lenient {
         d.deserialize_any(Float)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_strict_keys() {
+        let config: GeoIpConfig = toml::from_str("").unwrap();
+        assert_eq!(config, GeoIpConfig::default());
+        assert_eq!(
+            config.city_db_path.as_deref(),
+            Some(Path::new(DEFAULT_CITY_DB))
+        );
+        assert_eq!(
+            config.asn_db_path.as_deref(),
+            Some(Path::new(DEFAULT_ASN_DB))
+        );
+
+        let config: GeoIpConfig =
+            toml::from_str("city_db_path = \"/x/City.mmdb\"\ncache_entries = 10").unwrap();
+        assert_eq!(
+            config.city_db_path.as_deref(),
+            Some(Path::new("/x/City.mmdb"))
+        );
+        assert_eq!(
+            config.asn_db_path.as_deref(),
+            Some(Path::new(DEFAULT_ASN_DB))
+        );
+        assert_eq!(config.cache_entries, 10);
+
+        let err = toml::from_str::<GeoIpConfig>("city_db = \"/x\"").unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn role_accepts_known_database_types() {
+        for t in [
+            "GeoIP2-City",
+            "GeoLite2-City",
+            "DBIP-City-Lite",
+            "GeoIP2-Enterprise",
+        ] {
+            assert!(Role::City.accepts(t), "{t}");
+            assert!(!Role::Asn.accepts(t), "{t}");
+        }
+        for t in ["GeoLite2-ASN", "DBIP-ASN-Lite", "GeoIP2-ISP"] {
+            assert!(Role::Asn.accepts(t), "{t}");
+            assert!(!Role::City.accepts(t), "{t}");
+        }
+    }
+}

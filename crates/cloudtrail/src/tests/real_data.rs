@@ -581,7 +581,11 @@ fn anonymised_identities_and_addresses() {
     for (rel, buf) in all_files() {
         for r in &parse(rel, buf).records {
             let arn = r.user_identity.as_ref().and_then(|u| u.arn.as_deref());
-            if arn == Some("arn:aws:sts::844015365555:assumed-role/AWSReservedSSOrandoml3I7nL6f7BmB@gmail.com") {
+            if arn
+                == Some(
+                    "arn:aws:sts::844015365555:assumed-role/AWSReservedSSOrandoml3I7nL6f7BmB@gmail.com",
+                )
+            {
                 sso += 1;
                 let p = principal(r);
                 assert_eq!(p.kind, PrincipalKind::IdentityCenter);
@@ -589,7 +593,10 @@ fn anonymised_identities_and_addresses() {
                     p.key,
                     "arn:aws:iam::844015365555:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_account-admin_599c9e90e350d2ff/randomca0L529zwNAY@gmail.com"
                 );
-                assert_eq!(p.session_name.as_deref(), Some("randomca0L529zwNAY@gmail.com"));
+                assert_eq!(
+                    p.session_name.as_deref(),
+                    Some("randomca0L529zwNAY@gmail.com")
+                );
             }
             if r.source_ip_address.as_deref() == Some("035.249.253.232") {
                 bad_quad += 1;
