@@ -6,8 +6,7 @@ set -euo pipefail
 
 need_apt=()
 command -v rsyslogd >/dev/null 2>&1 || need_apt+=(rsyslog)
-[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so ] || [ -e /usr/lib/rsyslog/lmnsd_ossl.so ] \
-  || ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || need_apt+=(rsyslog-openssl)
+{ ls /usr/lib/*/rsyslog/lmnsd_gtls.so || ls /usr/lib/rsyslog/lmnsd_gtls.so; } >/dev/null 2>&1 || need_apt+=(rsyslog-gnutls)
 command -v gzip >/dev/null 2>&1 || need_apt+=(gzip)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)

@@ -41,7 +41,11 @@ pub enum Command {
     #[command(subcommand)]
     Profile(ProfileCommand),
     /// Check a config file: exits 64 and lists every problem when it is bad.
-    Validate,
+    Validate {
+        /// Print the effective configuration (defaults, file, environment) as TOML.
+        #[arg(long)]
+        print: bool,
+    },
     /// Write a simulated organisation's CloudTrail (deterministic, labelled) to a directory.
     Simulate(SimulateArgs),
     /// Benchmarks that print a table; figures are ratios against a reference measured in the same run.

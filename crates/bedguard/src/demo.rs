@@ -100,20 +100,61 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         urls.queue_url, urls.dlq_url
     );
 
-    // Simulate and upload.
+    // Simulate and upload. CloudTrail delivers a file about every five minutes per
+    // region; the demo folds each hour's files into one object so that a local
+    // endpoint gets through three weeks in a minute or two.
     let mut simulation = sim::Simulation::new(sim::demo_config());
     let (mut files, mut events) = (0u64, 0u64);
-    for file in simulation.files() {
+    let mut open: std::collections::BTreeMap<String, (String, Vec<u8>)> =
+        std::collections::BTreeMap::new();
+    let mut current_hour = String::new();
+    let upload = |key: &str, records: &[u8]| -> Result<()> {
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        gz.write_all(&file.json)?;
+        gz.write_all(b"{\"Records\":[")?;
+        gz.write_all(records)?;
+        gz.write_all(b"]}")?;
         rt.block_on(ingest::test_util::put_object(
             &clients,
             BUCKET,
-            &file.key,
+            key,
             gz.finish()?,
         ))?;
-        files += 1;
+        Ok(())
+    };
+    for file in simulation.files() {
+        // `..._CloudTrail_us-east-1_20240102T1005Z_<random>.json.gz`: the group is the
+        // key up to the hour, the hour is `20240102T10`.
+        let group = file
+            .key
+            .rsplit_once('_')
+            .map(|(head, _)| head[..head.len().saturating_sub(3)].to_string())
+            .unwrap_or_default();
+        let hour = group
+            .rsplit_once('_')
+            .map(|(_, h)| h.to_string())
+            .unwrap_or_default();
+        if hour != current_hour {
+            for (_, (key, records)) in std::mem::take(&mut open) {
+                upload(&key, &records)?;
+                files += 1;
+            }
+            current_hour = hour;
+        }
+        let body = inner_records(&file.json);
+        let entry = open
+            .entry(group)
+            .or_insert_with(|| (file.key.clone(), Vec::new()));
+        if !body.is_empty() {
+            if !entry.1.is_empty() {
+                entry.1.push(b',');
+            }
+            entry.1.extend_from_slice(body);
+        }
         events += file.events as u64;
+    }
+    for (_, (key, records)) in open {
+        upload(&key, &records)?;
+        files += 1;
     }
     let labels = simulation.labels().to_vec();
     eprintln!(
@@ -258,6 +299,13 @@ path = "{findings}"
         }
     );
     Ok(())
+}
+
+/// The bytes between `{"Records":[` and the closing `]}` of a simulated file.
+fn inner_records(json: &[u8]) -> &[u8] {
+    let start = json.iter().position(|&b| b == b'[').map_or(0, |i| i + 1);
+    let end = json.iter().rposition(|&b| b == b']').unwrap_or(json.len());
+    json.get(start..end).unwrap_or_default()
 }
 
 /// A temporary directory removed on drop.

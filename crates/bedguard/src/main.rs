@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod daemon;
 mod demo;
+mod eval;
 mod metrics;
 mod observe;
 mod pipeline;
@@ -53,13 +54,20 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
         cfg.state.path = state.clone();
     }
     match &cli.command {
-        Command::Validate => {
-            println!(
-                "{}: ok",
-                cli.config
-                    .as_deref()
-                    .map_or("embedded defaults".into(), |p| p.display().to_string())
-            );
+        Command::Validate { print } => {
+            if *print {
+                print!(
+                    "{}",
+                    toml::to_string(&cfg).context("cannot print the configuration")?
+                );
+            } else {
+                println!(
+                    "{}: ok",
+                    cli.config
+                        .as_deref()
+                        .map_or("embedded defaults".into(), |p| p.display().to_string())
+                );
+            }
         }
         Command::Replay(args) => {
             let mode = if args.learn_only {
@@ -89,7 +97,7 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
         Command::Backfill(args) => runtime()?.block_on(daemon::backfill(cfg, args))?,
         Command::Audit(args) => runtime()?.block_on(daemon::audit(cfg, args))?,
         Command::Profile(cmd) => profile::run(&cfg, cmd)?,
-        Command::Eval(_) => anyhow::bail!("eval: not built yet"),
+        Command::Eval(args) => eval::run(&cfg, args)?,
         Command::Demo(args) => demo::run(args)?,
     }
     Ok(ExitCode::SUCCESS)

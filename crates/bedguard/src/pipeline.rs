@@ -147,6 +147,11 @@ impl Pipeline {
         Arc::clone(&self.store)
     }
 
+    /// Switches between learning only and detecting (evaluation warm-up).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
     /// Replaces the sinks findings are enqueued for (config reload).
     pub fn set_sinks(&mut self, sinks: Vec<String>) {
         self.sinks = sinks;

@@ -155,6 +155,11 @@ pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogEr
         .and_then(|at| bytes.get(at..))
         .and_then(|t| <[u8; 4]>::try_from(t).ok())
         .map_or(0, |t| u32::from_le_bytes(t) as usize);
+    if let Some(out) = gunzip_single_member(bytes, hint, max_bytes) {
+        return Ok(Cow::Owned(out));
+    }
+    // Anything else (several members, a corrupt or oversized stream, trailing bytes):
+    // the general reader, which also makes every error.
     let mut out = Vec::with_capacity(hint.min(max_bytes).saturating_add(1));
     let limit = u64::try_from(max_bytes)
         .unwrap_or(u64::MAX)
@@ -167,6 +172,74 @@ pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogEr
         return Err(LogError::TooLarge { max_bytes });
     }
     Ok(Cow::Owned(out))
+}
+
+/// The common case, fast: one gzip member that ends the input, inflated straight into
+/// a buffer of the trailer's size (no zero-filling, no intermediate copies, no
+/// regrowth), checked against the trailer's CRC-32 and length. `None` for anything
+/// else, including every error, so that [`decompress`] can take its general path.
+fn gunzip_single_member(bytes: &[u8], hint: usize, max_bytes: usize) -> Option<Vec<u8>> {
+    const FHCRC: u8 = 0x02;
+    const FEXTRA: u8 = 0x04;
+    const FNAME: u8 = 0x08;
+    const FCOMMENT: u8 = 0x10;
+    let (&[0x1f, 0x8b, 8, flags], mut rest) = bytes.split_first_chunk::<4>()? else {
+        return None;
+    };
+    if flags & 0xe0 != 0 {
+        return None;
+    }
+    rest = rest.get(6..)?; // MTIME, XFL, OS
+    if flags & FEXTRA != 0 {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        rest = tail.get(usize::from(u16::from_le_bytes(*len))..)?;
+    }
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let nul = memchr::memchr(0, rest)?;
+            rest = rest.get(nul + 1..)?;
+        }
+    }
+    if flags & FHCRC != 0 {
+        rest = rest.get(2..)?;
+    }
+    let (deflate, trailer) = rest.split_last_chunk::<8>()?;
+    let (crc, isize) = trailer.split_at(4);
+    let crc = u32::from_le_bytes(crc.try_into().ok()?);
+    let isize = u32::from_le_bytes(isize.try_into().ok()?);
+    if hint > max_bytes {
+        return None;
+    }
+    let mut out = Vec::with_capacity(hint);
+    let mut inflate = flate2::Decompress::new(false);
+    loop {
+        let (consumed, produced) = (inflate.total_in(), inflate.total_out());
+        let input = deflate.get(usize::try_from(consumed).ok()?..)?;
+        if out.len() == out.capacity() {
+            // ISIZE lied (or wrapped at 4 GiB): grow, within the bound.
+            if out.len() >= max_bytes {
+                return None;
+            }
+            out.reserve((out.len().max(1 << 16)).min(max_bytes - out.len()));
+        }
+        match inflate.decompress_vec(input, &mut out, flate2::FlushDecompress::Finish) {
+            Ok(flate2::Status::StreamEnd) => break,
+            Ok(flate2::Status::Ok | flate2::Status::BufError) => {
+                let progressed = inflate.total_in() > consumed || inflate.total_out() > produced;
+                if !progressed && out.len() < out.capacity() {
+                    return None;
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+    // The deflate stream must end exactly at the trailer.
+    if usize::try_from(inflate.total_in()).ok()? != deflate.len() || out.len() > max_bytes {
+        return None;
+    }
+    let mut sum = flate2::Crc::new();
+    sum.update(&out);
+    (sum.sum() == crc && out.len() as u32 == isize).then_some(out)
 }
 
 /// Decodes a (decompressed) log file. See the module docs for the accepted layouts
@@ -198,13 +271,26 @@ fn capacity_hint(len: usize) -> usize {
 
 /// Fast path: decodes and validates `Records` in one typed pass. `None` when the
 /// buffer has no `Records` or any element fails to decode.
+///
+/// A buffer that is valid UTF-8 (checked once, in bulk) is read as `&str`, so that
+/// serde_json need not re-validate every string and raw value it borrows; the result
+/// is the same as from bytes. Other buffers are read as bytes.
 fn fast_object(buf: &[u8]) -> Option<LogFile<'_>> {
+    match std::str::from_utf8(buf) {
+        Ok(text) => fast_object_in(buf.len(), serde_json::Deserializer::from_str(text)),
+        Err(_) => fast_object_in(buf.len(), serde_json::Deserializer::from_slice(buf)),
+    }
+}
+
+fn fast_object_in<'a, R: serde_json::de::Read<'a>>(
+    len: usize,
+    mut de: serde_json::Deserializer<R>,
+) -> Option<LogFile<'a>> {
     let mut file = LogFile {
-        records: Vec::with_capacity(capacity_hint(buf.len())),
+        records: Vec::with_capacity(capacity_hint(len)),
         errors: Vec::new(),
     };
     let mut seen_records = false;
-    let mut de = serde_json::Deserializer::from_slice(buf);
     let visitor = TypedEnvelope {
         file: &mut file,
         seen_records: &mut seen_records,
@@ -214,13 +300,22 @@ fn fast_object(buf: &[u8]) -> Option<LogFile<'_>> {
     seen_records.then_some(file)
 }
 
-/// Fast path for a bare array of events.
+/// Fast path for a bare array of events (see [`fast_object`]).
 fn fast_array(buf: &[u8]) -> Option<LogFile<'_>> {
+    match std::str::from_utf8(buf) {
+        Ok(text) => fast_array_in(buf.len(), serde_json::Deserializer::from_str(text)),
+        Err(_) => fast_array_in(buf.len(), serde_json::Deserializer::from_slice(buf)),
+    }
+}
+
+fn fast_array_in<'a, R: serde_json::de::Read<'a>>(
+    len: usize,
+    mut de: serde_json::Deserializer<R>,
+) -> Option<LogFile<'a>> {
     let mut file = LogFile {
-        records: Vec::with_capacity(capacity_hint(buf.len())),
+        records: Vec::with_capacity(capacity_hint(len)),
         errors: Vec::new(),
     };
-    let mut de = serde_json::Deserializer::from_slice(buf);
     de::Deserializer::deserialize_seq(&mut de, TypedSeq { file: &mut file }).ok()?;
     de.end().ok()?;
     Some(file)

@@ -153,41 +153,41 @@ pub struct UserIdentity<'a> {
 /// record may carry both `accessKeyId` and `accesKeyId`); see [`first_filled`].
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
-struct RawUserIdentity<'a> {
+pub(crate) struct RawUserIdentity<'a> {
     #[serde(default, rename = "type", deserialize_with = "lenient::opt_str")]
-    kind: Option<Cow<'a, str>>,
+    pub(crate) kind: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::opt_str")]
-    principal_id: Option<Cow<'a, str>>,
+    pub(crate) principal_id: Option<Cow<'a, str>>,
     #[serde(default, rename = "principalid", deserialize_with = "lenient::opt_str")]
-    principal_id_lc: Option<Cow<'a, str>>,
+    pub(crate) principal_id_lc: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::opt_str")]
-    arn: Option<Cow<'a, str>>,
+    pub(crate) arn: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::opt_str")]
-    account_id: Option<Cow<'a, str>>,
+    pub(crate) account_id: Option<Cow<'a, str>>,
     #[serde(default, rename = "accountid", deserialize_with = "lenient::opt_str")]
-    account_id_lc: Option<Cow<'a, str>>,
+    pub(crate) account_id_lc: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::opt_str")]
-    access_key_id: Option<Cow<'a, str>>,
+    pub(crate) access_key_id: Option<Cow<'a, str>>,
     #[serde(default, rename = "accesKeyId", deserialize_with = "lenient::opt_str")]
-    access_key_id_typo: Option<Cow<'a, str>>,
+    pub(crate) access_key_id_typo: Option<Cow<'a, str>>,
     #[serde(default, rename = "accesskeyid", deserialize_with = "lenient::opt_str")]
-    access_key_id_lc: Option<Cow<'a, str>>,
+    pub(crate) access_key_id_lc: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::opt_str")]
-    user_name: Option<Cow<'a, str>>,
+    pub(crate) user_name: Option<Cow<'a, str>>,
     #[serde(default, rename = "username", deserialize_with = "lenient::opt_str")]
-    user_name_lc: Option<Cow<'a, str>>,
+    pub(crate) user_name_lc: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::opt_str")]
-    invoked_by: Option<Cow<'a, str>>,
+    pub(crate) invoked_by: Option<Cow<'a, str>>,
     #[serde(default, rename = "invokedby", deserialize_with = "lenient::opt_str")]
-    invoked_by_lc: Option<Cow<'a, str>>,
+    pub(crate) invoked_by_lc: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::opt_str")]
-    credential_id: Option<Cow<'a, str>>,
+    pub(crate) credential_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::opt_str")]
-    identity_provider: Option<Cow<'a, str>>,
+    pub(crate) identity_provider: Option<Cow<'a, str>>,
     #[serde(default)]
-    session_context: Option<SessionContext<'a>>,
+    pub(crate) session_context: Option<SessionContext<'a>>,
     #[serde(default, rename = "sessioncontext")]
-    session_context_lc: Option<SessionContext<'a>>,
+    pub(crate) session_context_lc: Option<SessionContext<'a>>,
 }
 
 /// The first spelling that holds a non-empty value, else the first present one.
