@@ -47,12 +47,6 @@ pub fn real_data() -> PathBuf {
     p
 }
 
-/// The demo GeoIP databases the project ships.
-pub fn demo_geoip() -> (PathBuf, PathBuf) {
-    let d = repo().join("models/geoip");
-    (d.join("demo-City.mmdb"), d.join("demo-ASN.mmdb"))
-}
-
 /// A free TCP port on localhost.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

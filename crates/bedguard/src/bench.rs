@@ -186,14 +186,6 @@ pub fn decode(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Peak resident set size of this process, from /proc (Linux), in bytes.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// Size of a directory tree in bytes.
 pub fn dir_size(p: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(p) else {
@@ -205,4 +197,112 @@ pub fn dir_size(p: &Path) -> u64 {
             _ => e.metadata().map(|m| m.len()).unwrap_or(0),
         })
         .sum()
+}
+
+/// `bench replay`: the full replay (enrichment with the demo GeoIP databases,
+/// detection, sled commits) of a generated corpus in a child `bedguard replay`,
+/// beside `gzip -dc` of the same files; with the child's peak RSS and the bytes of
+/// sled state per principal.
+pub fn replay(args: &BenchArgs) -> Result<()> {
+    let c = corpus(args)?;
+    let gzip = best_of(args.repeat, || time_gzip(&c.files))?;
+    let work = std::env::temp_dir().join(format!("bedguard-bench-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let (city, asn) = enrich::demo::write_demo_databases(&work)?;
+    let corpus_dir = c
+        .files
+        .first()
+        .and_then(|f| f.ancestors().find(|a| a.join("MANIFEST").exists()))
+        .map(Path::to_path_buf);
+    let Some(corpus_dir) = corpus_dir else {
+        bail!("cannot find the corpus directory")
+    };
+    let exe = std::env::current_exe().context("cannot find the bedguard executable")?;
+    let mut best: Option<(Duration, u64, u64, u64)> = None;
+    for _ in 0..args.repeat.max(1) {
+        let state = work.join("state");
+        let _ = std::fs::remove_dir_all(&state);
+        let t = Instant::now();
+        let mut child = Command::new(&exe)
+            .args(["replay", "--json", "--no-progress", "--state"])
+            .arg(&state)
+            .arg(&corpus_dir)
+            .env("BEDGUARD_GEOIP_CITY_DB_PATH", &city)
+            .env("BEDGUARD_GEOIP_ASN_DB_PATH", &asn)
+            .env("BEDGUARD_METRICS_ENABLED", "false")
+            .env("BEDGUARD_LOG_LEVEL", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("cannot run bedguard replay")?;
+        let status_path = format!("/proc/{}/status", child.id());
+        let mut peak = 0u64;
+        let stdout = child.stdout.take();
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut out) = stdout {
+                let _ = std::io::Read::read_to_string(&mut out, &mut s);
+            }
+            s
+        });
+        loop {
+            if let Some(kb) = std::fs::read_to_string(&status_path).ok().and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            }) {
+                peak = peak.max(kb * 1024);
+            }
+            if child.try_wait()?.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let elapsed = t.elapsed();
+        let status = child.wait()?;
+        let out = reader.join().unwrap_or_default();
+        if !status.success() {
+            bail!("bedguard replay failed: {status}");
+        }
+        let summary: serde_json::Value =
+            serde_json::from_str(&out).context("replay summary is not JSON")?;
+        let records = summary["records"].as_u64().unwrap_or(0)
+            + summary["duplicate_records"].as_u64().unwrap_or(0);
+        if records != c.events {
+            bail!("replay saw {records} records, the corpus has {}", c.events);
+        }
+        let principals = summary["bedrock_by_principal"]
+            .as_object()
+            .map_or(0, |m| m.len() as u64);
+        let state_bytes = dir_size(&state);
+        if best.is_none_or(|b| elapsed < b.0) {
+            best = Some((elapsed, peak, state_bytes, principals));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let Some((elapsed, peak, state_bytes, principals)) = best else {
+        bail!("no run")
+    };
+    print_table(
+        "bench replay (enrich + detect + sled commits, one pipeline thread)",
+        &c,
+        &[
+            Row {
+                name: "gzip -dc > /dev/null (reference)".into(),
+                time: gzip,
+            },
+            Row {
+                name: "bedguard replay".into(),
+                time: elapsed,
+            },
+        ],
+    );
+    println!("peak RSS of bedguard replay: {:.1} MB", peak as f64 / 1e6);
+    println!(
+        "sled state: {:.1} MB for {} principals with Bedrock calls ({} principals simulated): {:.0} bytes per simulated principal",
+        state_bytes as f64 / 1e6,
+        principals,
+        args.principals,
+        state_bytes as f64 / args.principals.max(1) as f64
+    );
+    Ok(())
 }

@@ -144,6 +144,9 @@ pub enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every stored profile, one JSON object a line, in key order (for backups,
+    /// diffs and the crash test).
+    Export,
     /// Every principal with its event count, first and last seen.
     List {
         /// Print JSON.

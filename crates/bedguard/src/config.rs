@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 /// Everything bedguard can be told.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where state lives.
@@ -133,22 +133,6 @@ pub struct MetricsConfig {
     pub enabled: bool,
     /// Listen address; localhost by default.
     pub listen: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            state: StateConfig::default(),
-            aws: AwsConfig::default(),
-            ingest: IngestConfig::default(),
-            geoip: GeoIpConfig::default(),
-            models: ModelsConfig::default(),
-            detect: detect::DetectConfig::default(),
-            log: LogConfig::default(),
-            metrics: MetricsConfig::default(),
-            sinks: Vec::new(),
-        }
-    }
 }
 
 impl Default for StateConfig {
@@ -356,20 +340,21 @@ impl Config {
                 ),
             );
         }
-        if let Some(u) = &self.ingest.queue_url {
-            if !u.starts_with("https://") && !u.starts_with("http://") {
-                bad(
-                    "ingest.queue_url",
-                    format!(
-                        "{u:?} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
-                    ),
-                );
-            }
+        let is_url = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+        if let Some(u) = &self.ingest.queue_url
+            && !is_url(u)
+        {
+            bad(
+                "ingest.queue_url",
+                format!(
+                    "{u:?} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+                ),
+            );
         }
-        if let Some(u) = &self.aws.endpoint_url {
-            if !u.starts_with("https://") && !u.starts_with("http://") {
-                bad("aws.endpoint_url", format!("{u:?} is not an http(s) URL"));
-            }
+        if let Some(u) = &self.aws.endpoint_url
+            && !is_url(u)
+        {
+            bad("aws.endpoint_url", format!("{u:?} is not an http(s) URL"));
         }
         if self.geoip.cache_entries == 0 {
             bad("geoip.cache_entries", "must be at least 1".into());

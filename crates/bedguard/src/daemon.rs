@@ -45,6 +45,7 @@ impl Processor for DaemonProcessor {
         bytes: Vec<u8>,
     ) -> Result<IngestOutcome, ProcessError> {
         let shared = Arc::clone(&self.shared);
+        let obj_log = (obj.bucket.clone(), obj.key.clone());
         let obj = obj.clone();
         let started = std::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || {
@@ -65,7 +66,10 @@ impl Processor for DaemonProcessor {
         let outcome = match result {
             Ok(Outcome::Committed { records, .. }) => IngestOutcome::Committed { records },
             Ok(Outcome::AlreadyProcessed) => IngestOutcome::AlreadyProcessed,
-            Ok(Outcome::Skipped(_)) => return Ok(IngestOutcome::Skipped),
+            Ok(Outcome::Skipped(kind)) => {
+                tracing::debug!(bucket = %obj_log.0, key = %obj_log.1, kind, "not a CloudTrail log: skipped");
+                return Ok(IngestOutcome::Skipped);
+            }
             Err(PipelineErrorKind::Pipeline(e @ PipelineError::Malformed { .. })) => {
                 tracing::warn!("{e}");
                 return Err(ProcessError::Malformed(e.to_string()));
@@ -307,11 +311,11 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => {
-                if let Some(every) = watchdog {
-                    if last_watchdog.elapsed() >= every {
-                        systemd::notify("WATCHDOG=1");
-                        last_watchdog = std::time::Instant::now();
-                    }
+                if let Some(every) = watchdog
+                    && last_watchdog.elapsed() >= every
+                {
+                    systemd::notify("WATCHDOG=1");
+                    last_watchdog = std::time::Instant::now();
                 }
                 if last_geo_check.elapsed() >= Duration::from_secs(cfg.geoip.reload_check_secs) {
                     last_geo_check = std::time::Instant::now();

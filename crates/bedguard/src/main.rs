@@ -92,7 +92,7 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
             );
         }
         Command::Bench(BenchCommand::Decode(args)) => bench::decode(args)?,
-        Command::Bench(BenchCommand::Replay(_)) => anyhow::bail!("bench replay: not built yet"),
+        Command::Bench(BenchCommand::Replay(args)) => bench::replay(args)?,
         Command::Run(args) => runtime()?.block_on(daemon::run(cfg, cli.config.clone(), args))?,
         Command::Backfill(args) => runtime()?.block_on(daemon::backfill(cfg, args))?,
         Command::Audit(args) => runtime()?.block_on(daemon::audit(cfg, args))?,
@@ -131,10 +131,12 @@ fn build_pipeline(
     let detector = build_detector(cfg)?;
     let store = std::sync::Arc::new(open_store(cfg)?);
     Ok(pipeline::Pipeline::new(
-        detector,
-        geo,
-        ua,
-        store,
+        pipeline::Parts {
+            detector,
+            geo,
+            ua,
+            store,
+        },
         mode,
         keys,
         sinks,

@@ -103,6 +103,18 @@ pub enum PipelineError {
     Store(#[from] store::StoreError),
 }
 
+/// What a pipeline is made of, opened from config by the binary.
+pub struct Parts {
+    /// The detector.
+    pub detector: Detector,
+    /// GeoIP.
+    pub geo: enrich::Enricher,
+    /// User-agent rules.
+    pub ua: enrich::UaRules,
+    /// The state store.
+    pub store: Arc<store::Store>,
+}
+
 /// The pipeline and everything it owns.
 pub struct Pipeline {
     detector: Detector,
@@ -120,15 +132,18 @@ pub struct Pipeline {
 impl Pipeline {
     /// Assembles a pipeline.
     pub fn new(
-        detector: Detector,
-        geo: enrich::Enricher,
-        ua: enrich::UaRules,
-        store: Arc<store::Store>,
+        parts: Parts,
         mode: Mode,
         keys: KeyPolicy,
         sinks: Vec<String>,
         max_object_bytes: usize,
     ) -> Self {
+        let Parts {
+            detector,
+            geo,
+            ua,
+            store,
+        } = parts;
         Self {
             detector,
             geo,
@@ -171,15 +186,6 @@ impl Pipeline {
     /// Replaces the detector (config reload).
     pub fn set_detector(&mut self, detector: Detector) {
         self.detector = detector;
-    }
-
-    /// Whether the object was committed before.
-    pub fn is_processed(&self, id: ObjectId<'_>) -> Result<bool, PipelineError> {
-        Ok(self.store.is_processed(
-            id.bucket,
-            id.key,
-            id.etag.filter(|e| !e.is_empty()).unwrap_or(NO_ETAG),
-        )?)
     }
 
     /// Processes one object whose bytes are in hand.

@@ -45,6 +45,20 @@ pub fn run(cfg: &Config, cmd: &ProfileCommand) -> Result<()> {
                 }
             }
         }
+        ProfileCommand::Export => {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for item in store.profiles_iter::<Stored>(b"") {
+                let (key, stored) = item?;
+                let (account, principal) = scope_names(&key);
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({"account_id": account, "principal": principal, "state": stored}),
+                )?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
+        }
         ProfileCommand::List { json } => {
             let mut rows = Vec::new();
             for item in store.profiles_iter::<Stored>(b"") {

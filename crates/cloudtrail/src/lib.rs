@@ -8,6 +8,7 @@
 //!   it is a Bedrock call.
 //! - [`notification`]: every shape of message that announces a new log object.
 
+mod fast;
 pub mod identity;
 mod lenient;
 pub mod log;

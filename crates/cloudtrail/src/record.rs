@@ -151,7 +151,7 @@ pub struct UserIdentity<'a> {
 
 /// `userIdentity` as written, with every spelling real exports use kept apart (a
 /// record may carry both `accessKeyId` and `accesKeyId`); see [`first_filled`].
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
 pub(crate) struct RawUserIdentity<'a> {
     #[serde(default, rename = "type", deserialize_with = "lenient::opt_str")]
