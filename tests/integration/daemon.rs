@@ -113,30 +113,35 @@ fn run_consumes_notifications_commits_and_sends_malformed_objects_to_the_dlq() {
     );
     assert_eq!(processed_objects(&config), 4, "all four principals learned");
 
-    // A redelivery of an object already committed changes nothing.
-    let body = format!(
-        r#"{{"Records":[{{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{{"bucket":{{"name":"trail"}},"object":{{"key":"{}","size":1}}}}}}]}}"#,
-        files[0].0
-    );
-    rt.block_on(ingest::test_util::send_message(
+    // A redelivery of an object already committed changes nothing: the same object
+    // uploaded again announces itself again, with the same ETag.
+    let before = std::fs::read_to_string(dir.path().join("findings.jsonl")).unwrap_or_default();
+    rt.block_on(ingest::test_util::put_object(
         &clients,
-        &urls.queue_url,
-        &body,
+        "trail",
+        &files[0].0,
+        files[0].1.clone(),
     ))
     .unwrap();
     let mut c = bin_aws();
-    c.args(["run", "--exit-when-idle-secs", "4", "--config"])
+    c.args(["run", "--exit-when-idle-secs", "6", "--config"])
         .arg(&config);
     let out = ok(c);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     let (visible, in_flight) = rt
         .block_on(ingest::test_util::queue_depth(&clients, &urls.queue_url))
         .unwrap();
     assert_eq!(
         visible + in_flight,
         0,
-        "redelivered message deleted:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        "redelivered message deleted:\n{stderr}"
     );
+    assert!(
+        stderr.contains("\"objects\":0,\"records\":0"),
+        "nothing processed again:\n{stderr}"
+    );
+    let after = std::fs::read_to_string(dir.path().join("findings.jsonl")).unwrap_or_default();
+    assert_eq!(before, after, "no finding emitted again");
 }
 
 #[test]
