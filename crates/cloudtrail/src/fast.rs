@@ -29,10 +29,15 @@ const MAX_RAW_OPENS: usize = 100;
 /// Gives up: the serde decoder takes over.
 type Fast<T> = Option<T>;
 
-/// Decodes `{"Records":[...]}` (nothing else at top level), calling `push` with each
-/// record's index and record, in order. `None` means "not handled here"; `push` may
-/// then have been called for a prefix of the records, which the caller discards.
-pub(crate) fn records<'a>(text: &'a str, mut push: impl FnMut(usize, Record<'a>)) -> Fast<()> {
+/// Decodes `{"Records":[...]}` (nothing else at top level) into `out`, each record in
+/// place (records are 1 kB: moving them costs), then asks `keep` with its index
+/// whether it stays. `None` means "not handled here"; `out` may then hold a prefix of
+/// the records, which the caller discards.
+pub(crate) fn records<'a>(
+    text: &'a str,
+    out: &mut Vec<Record<'a>>,
+    mut keep: impl FnMut(usize, &Record<'a>) -> bool,
+) -> Fast<()> {
     let mut p = Parser { text, pos: 0 };
     p.expect(b'{')?;
     if p.key()? != "Records" {
@@ -42,7 +47,12 @@ pub(crate) fn records<'a>(text: &'a str, mut push: impl FnMut(usize, Record<'a>)
     if !p.eat(b']') {
         let mut index = 0;
         loop {
-            push(index, p.record()?);
+            out.push(Record::default());
+            let slot = out.last_mut()?;
+            p.record(slot)?;
+            if !keep(index, slot) {
+                out.pop();
+            }
             index += 1;
             if !p.eat(b',') {
                 p.expect(b']')?;
@@ -238,7 +248,7 @@ impl<'a> Parser<'a> {
         self.raw().map(Some)
     }
 
-    /// An optional nested object: `null` is `None`, an object is read by `body` key
+    /// An optional nested object: `null` is `None`, an object is read by `field` key
     /// by key, anything else gives up.
     fn opt_object<T: Default>(
         &mut self,
@@ -255,24 +265,35 @@ impl<'a> Parser<'a> {
         &mut self,
         field: &mut impl FnMut(&mut Self, &mut T, &'a str) -> Fast<()>,
     ) -> Fast<T> {
-        self.expect(b'{')?;
         let mut out = T::default();
+        self.object_into(&mut out, field)?;
+        Some(out)
+    }
+
+    /// An object, its fields read into `out` (which starts as the default).
+    fn object_into<T>(
+        &mut self,
+        out: &mut T,
+        field: &mut impl FnMut(&mut Self, &mut T, &'a str) -> Fast<()>,
+    ) -> Fast<()> {
+        self.expect(b'{')?;
         if self.eat(b'}') {
-            return Some(out);
+            return Some(());
         }
         loop {
             let key = self.key()?;
-            field(self, &mut out, key)?;
+            field(self, out, key)?;
             if !self.eat(b',') {
-                self.expect(b'}')?;
-                return Some(out);
+                return self.expect(b'}');
             }
         }
     }
 
-    fn record(&mut self) -> Fast<Record<'a>> {
+    fn record(&mut self, out: &mut Record<'a>) -> Fast<()> {
         let mut seen = Seen::default();
-        self.object(&mut |p: &mut Self, r: &mut Record<'a>, key: &'a str| {
+        self.object_into(out, &mut |p: &mut Self,
+                                    r: &mut Record<'a>,
+                                    key: &'a str| {
             let (bit, _) = match key {
                 "eventVersion" => (0, r.event_version = p.opt_str()?),
                 "eventTime" => (1, r.event_time = p.req_str()?),

@@ -3,7 +3,8 @@
 //! - [`time`]: the `eventTime` formats real logs carry, to epoch milliseconds.
 //! - [`record`]: one event, borrowed from the decompressed buffer.
 //! - [`log`]: decompression, log-file decoding (fast typed pass, per-record fallback),
-//!   S3 key classification.
+//!   S3 key classification. Its hot path, a hand-written reader of the usual
+//!   `{"Records":[...]}` shape that gives up to serde on anything else, is `fast`.
 //! - [`identity`]: who made a call (principal key), with what credential, and whether
 //!   it is a Bedrock call.
 //! - [`notification`]: every shape of message that announces a new log object.

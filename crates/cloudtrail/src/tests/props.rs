@@ -292,3 +292,207 @@ proptest! {
         let _ = decompress(&gz, 8 << 20);
     }
 }
+
+/// Keys the hand-written reader knows (every spelling), a few it does not, and some
+/// it must give up on.
+const KEYS: &[&str] = &[
+    "eventVersion",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestID",
+    "eventID",
+    "eventType",
+    "apiVersion",
+    "readOnly",
+    "managementEvent",
+    "recipientAccountId",
+    "eventCategory",
+    "sharedEventID",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "sessionCredentialFromConsole",
+    "userIdentity",
+    "tlsDetails",
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "serviceEventDetails",
+    "resources",
+    "type",
+    "principalId",
+    "principalid",
+    "arn",
+    "ARN",
+    "accountId",
+    "accountid",
+    "accessKeyId",
+    "accesKeyId",
+    "accesskeyid",
+    "userName",
+    "username",
+    "invokedBy",
+    "invokedby",
+    "credentialId",
+    "identityProvider",
+    "sessionContext",
+    "sessioncontext",
+    "attributes",
+    "sessionIssuer",
+    "sessionissuer",
+    "ec2RoleDelivery",
+    "sourceIdentity",
+    "webIdFederationData",
+    "creationDate",
+    "creationdate",
+    "mfaAuthenticated",
+    "mfaauthenticated",
+    "tlsVersion",
+    "cipherSuite",
+    "clientProvidedHostHeader",
+    "other",
+    "Records",
+    "event\\u004eame",
+    "",
+];
+
+/// Scalar values of every kind the fields meet.
+const SCALARS: &[&str] = &[
+    r#""2023-07-10T11:45:02Z""#,
+    r#""x""#,
+    r#""""#,
+    r#""TRUE""#,
+    r#""false""#,
+    r#""a\"b""#,
+    r#""\u0041\n""#,
+    r#""\ud83d\ude00""#,
+    r#""é€""#,
+    "null",
+    "true",
+    "false",
+    "0",
+    "-0",
+    "12",
+    "-7",
+    "1.5",
+    "1e3",
+    "123456789012",
+    "{}",
+    "[]",
+    r#"{"a":[1,{"b":null}]}"#,
+    "[1,2]",
+    r#"[{"ARN":"a","accountId":"1","type":"t"},{"arn":"b"}]"#,
+    r#"[{"ARN":"a"},"s"]"#,
+    r#"{"sessionContext":{"sessionIssuer":{"type":"Role","arn":"r"},"attributes":{"mfaAuthenticated":"true"}}}"#,
+    r#""\u0000""#,
+    "nul",
+    "tru",
+    r#""x"#,
+    "{",
+    r#"{"a":}"#,
+    "[1,]",
+];
+
+/// Strings the reader takes itself, or hands to serde_json (escapes).
+const STRINGS: &[&str] = &[
+    r#""2023-07-10T11:45:02Z""#,
+    r#""x""#,
+    r#""""#,
+    r#""TRUE""#,
+    r#""false""#,
+    r#""a\"b""#,
+    r#""\u0041\n""#,
+    r#""\ud83d\ude00""#,
+    r#""é€ ü""#,
+    "null",
+    "true",
+    "false",
+];
+
+/// A value for `key`: mostly of the kind the field expects, sometimes anything.
+fn gen_value(key: &'static str, depth: u32) -> BoxedStrategy<String> {
+    let any = prop::sample::select(SCALARS).prop_map(str::to_owned);
+    let string = prop::sample::select(STRINGS).prop_map(str::to_owned);
+    let nested = matches!(
+        key,
+        "userIdentity"
+            | "sessionContext"
+            | "sessioncontext"
+            | "attributes"
+            | "sessionIssuer"
+            | "sessionissuer"
+            | "tlsDetails"
+            | "requestParameters"
+            | "other"
+    );
+    if nested && depth > 0 {
+        prop_oneof![4 => gen_object(depth - 1), 1 => any].boxed()
+    } else if key == "resources" && depth > 0 {
+        prop_oneof![
+            4 => prop::collection::vec(gen_object(0), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+            1 => any,
+        ]
+        .boxed()
+    } else {
+        prop_oneof![6 => string, 1 => any].boxed()
+    }
+}
+
+fn gen_field(depth: u32) -> BoxedStrategy<String> {
+    (
+        prop::sample::select(KEYS),
+        prop::sample::select(&["", " ", "\n\t"][..]),
+    )
+        .prop_flat_map(move |(k, ws)| {
+            gen_value(k, depth).prop_map(move |v| format!("{ws}\"{k}\"{ws}:{ws}{v}"))
+        })
+        .boxed()
+}
+
+fn gen_object(depth: u32) -> BoxedStrategy<String> {
+    prop::collection::vec(gen_field(depth), 0..8)
+        .prop_map(|fields| format!("{{{}}}", fields.join(",")))
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The hand-written reader of `{"Records":[...]}` either gives up or decodes
+    /// exactly what serde decodes, field for field.
+    #[test]
+    fn hand_reader_agrees_with_serde(
+        records in prop::collection::vec(gen_object(3), 0..6),
+        required in prop::collection::vec(any::<bool>(), 6),
+    ) {
+        let records: Vec<String> = records
+            .iter()
+            .zip(&required)
+            .map(|(r, &req)| {
+                if req && r.len() > 2 {
+                    // Mostly-valid events, so that validation passes too.
+                    format!(
+                        r#"{{"eventTime":"2023-07-10T11:45:02Z","eventSource":"s","eventName":"n",{}"#,
+                        &r[1..]
+                    )
+                } else {
+                    r.clone()
+                }
+            })
+            .collect();
+        let buf = format!("{{\"Records\":[{}]}} ", records.join(","));
+        crate::log::fast_tests::same_as_serde(buf.as_bytes());
+    }
+
+    #[test]
+    fn hand_reader_agrees_with_serde_on_mutated_real_logs(muts in prop::collection::vec(mutation(), 1..4)) {
+        let mut buf = real_samples()[1].clone();
+        apply(&mut buf, &muts);
+        crate::log::fast_tests::same_as_serde(&buf);
+    }
+}

@@ -288,3 +288,12 @@ fn throughput() {
         println!("gzip not found: no comparison");
     }
 }
+
+#[test]
+#[ignore = "prints type sizes"]
+fn record_size() {
+    println!(
+        "Record: {} bytes",
+        std::mem::size_of::<crate::record::Record<'static>>()
+    );
+}
