@@ -208,7 +208,7 @@ pub struct BenchArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Seeds to evaluate (each a different organisation).
-    #[arg(long, default_values_t = vec![1u64, 2, 3])]
+    #[arg(long, num_args = 1.., default_values_t = vec![1u64, 2, 3])]
     pub seeds: Vec<u64>,
     /// Print JSON.
     #[arg(long)]
