@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, PipelineBenchArgs};
 
 /// A generated corpus on disk.
 pub struct Corpus {
@@ -303,6 +303,204 @@ pub fn replay(args: &BenchArgs) -> Result<()> {
         principals,
         args.principals,
         state_bytes as f64 / args.principals.max(1) as f64
+    );
+    Ok(())
+}
+
+/// `bench pipeline`: the daemon against a local S3+SQS endpoint (moto's server).
+/// Uploads `objects` log files, each with `events` ordinary records and one call that
+/// always raises a finding (invocation logging deleted, by a principal of its own), to
+/// a bucket that notifies the daemon's queue; prints objects/s and events/s from the
+/// first PutObject to the last finding, and the latency from each PutObject to its
+/// finding in the file sink (p50, p99).
+pub fn pipeline(args: &PipelineBenchArgs) -> Result<()> {
+    let work = std::env::temp_dir().join(format!("bedguard-bench-pipeline-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let result = pipeline_in(args, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+fn pipeline_in(args: &PipelineBenchArgs, work: &Path) -> Result<()> {
+    use std::io::Write;
+    let (_moto, endpoint) = crate::demo::start_moto()?;
+    let rt = crate::runtime()?;
+    let settings = ingest::AwsSettings {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(endpoint.clone()),
+        force_path_style: true,
+        static_credentials: Some(ingest::StaticCredentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+        }),
+        ..ingest::AwsSettings::default()
+    };
+    let clients = rt.block_on(ingest::connect(&settings))?;
+    let urls = rt.block_on(ingest::test_util::setup_local_pipeline(
+        &clients,
+        "bench-trail",
+        "bench-q",
+        "bench-dlq",
+    ))?;
+    let findings = work.join("findings.jsonl");
+    let config = work.join("bedguard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[state]\npath = {:?}\n[aws]\nregion = \"us-east-1\"\nendpoint_url = {endpoint:?}\n[ingest]\nqueue_url = {:?}\nwait_time_secs = 1\n\
+             [metrics]\nenabled = false\n[[sinks]]\ntype = \"file\"\nname = \"bench\"\npath = {:?}\n[sinks.drain]\npoll_interval_ms = 20\n",
+            work.join("state").display().to_string(),
+            urls.queue_url,
+            findings.display().to_string()
+        ),
+    )?;
+    let exe = std::env::current_exe().context("cannot find the bedguard executable")?;
+    let mut daemon = Command::new(exe)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("BEDGUARD_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot start bedguard run")?;
+    std::thread::sleep(Duration::from_secs(2));
+
+    let arrived: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, Instant>>> =
+        Default::default();
+    let stop_tail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tail = {
+        let (arrived, stop, findings) = (
+            std::sync::Arc::clone(&arrived),
+            std::sync::Arc::clone(&stop_tail),
+            findings.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut offset = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = std::fs::read_to_string(&findings).unwrap_or_default();
+                let now = Instant::now();
+                if text.len() > offset {
+                    let complete = text[offset..].rfind('\n').map_or(0, |i| i + 1);
+                    for line in text[offset..offset + complete].lines() {
+                        let Ok(f) = sinks::encode::native::decode(line.as_bytes()) else {
+                            continue;
+                        };
+                        if let Ok(mut m) = arrived.lock() {
+                            for id in f.event_ids {
+                                m.entry(id).or_insert(now);
+                            }
+                        }
+                    }
+                    offset += complete;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let account = "111122223333";
+    let mut put_at: std::collections::BTreeMap<String, Instant> = std::collections::BTreeMap::new();
+    let first_put = Instant::now();
+    for i in 0..args.objects {
+        let minute = i % 60;
+        let hour = (i / 60) % 24;
+        let time = format!("2026-11-0{}T{hour:02}:{minute:02}:00Z", 1 + (i / 1440) % 9);
+        let mut records = Vec::with_capacity(args.events + 1);
+        for e in 0..args.events {
+            records.push(format!(
+                r#"{{"eventVersion":"1.09","userIdentity":{{"type":"IAMUser","principalId":"AIDAEXAMPLE{e:04}","arn":"arn:aws:iam::{account}:user/app-{e}","accountId":"{account}","accessKeyId":"AKIAEXAMPLE{e:08}","userName":"app-{e}"}},"eventTime":"{time}","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","sourceIPAddress":"64.124.1.{}","userAgent":"aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.5 md/arch#x86_64 lang/python#3.11.8","requestParameters":null,"responseElements":null,"requestID":"r-{i}-{e}","eventID":"ev-{i}-{e}","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"{account}","eventCategory":"Management"}}"#,
+                e % 250
+            ));
+        }
+        let marker = format!("finding-{i}");
+        records.push(format!(
+            r#"{{"eventVersion":"1.09","userIdentity":{{"type":"IAMUser","principalId":"AIDABENCH{i:06}","arn":"arn:aws:iam::{account}:user/bench-{i}","accountId":"{account}","accessKeyId":"AKIABENCH{i:011}","userName":"bench-{i}"}},"eventTime":"{time}","eventSource":"bedrock.amazonaws.com","eventName":"DeleteModelInvocationLoggingConfiguration","awsRegion":"us-east-1","sourceIPAddress":"45.148.9.10","userAgent":"python-requests/2.31.0","requestID":"r-{i}","eventID":"{marker}","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"{account}","eventCategory":"Management","tlsDetails":{{"clientProvidedHostHeader":"bedrock.us-east-1.amazonaws.com"}}}}"#
+        ));
+        let body = format!("{{\"Records\":[{}]}}", records.join(","));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(body.as_bytes())?;
+        let key = format!(
+            "AWSLogs/{account}/CloudTrail/us-east-1/2026/11/01/{account}_CloudTrail_us-east-1_20261101T{hour:02}{minute:02}Z_bench{i:011}.json.gz"
+        );
+        put_at.insert(marker, Instant::now());
+        rt.block_on(ingest::test_util::put_object(
+            &clients,
+            "bench-trail",
+            &key,
+            gz.finish()?,
+        ))?;
+        if args.interval_ms > 0 {
+            std::thread::sleep(Duration::from_millis(args.interval_ms));
+        }
+    }
+    let uploaded = first_put.elapsed();
+
+    // The tail thread (started before the first upload) records when each object's
+    // finding reached the sink's file; wait until all are there.
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    while arrived.lock().map(|m| m.len()).unwrap_or(0) < args.objects && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop_tail.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = tail.join();
+    let arrived = arrived.lock().map(|m| m.clone()).unwrap_or_default();
+    let mut latencies: Vec<Duration> = Vec::new();
+    let mut last_arrival = first_put;
+    for (id, at) in &arrived {
+        if let Some(put) = put_at.get(id) {
+            latencies.push(at.saturating_duration_since(*put));
+            last_arrival = last_arrival.max(*at);
+        }
+    }
+    let seen = latencies.len();
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+    if seen < args.objects {
+        bail!(
+            "only {seen} of {} findings arrived within {} s",
+            args.objects,
+            args.timeout_secs
+        );
+    }
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+    };
+    let span = last_arrival.duration_since(first_put).as_secs_f64();
+    println!("bench pipeline: bedguard run against moto's S3+SQS server on {endpoint}");
+    println!(
+        "{} objects of {} events each, uploaded in {:.1}s ({} ms between uploads)",
+        args.objects,
+        args.events + 1,
+        uploaded.as_secs_f64(),
+        args.interval_ms
+    );
+    println!(
+        "{:<44} {:>10}",
+        "objects/s (first PutObject to last finding)",
+        format!("{:.1}", args.objects as f64 / span)
+    );
+    println!(
+        "{:<44} {:>10}",
+        "events/s",
+        format!("{:.0}", (args.objects * (args.events + 1)) as f64 / span)
+    );
+    println!(
+        "{:<44} {:>10}",
+        "PutObject -> finding written, p50 (ms)",
+        format!("{:.0}", pct(0.5))
+    );
+    println!(
+        "{:<44} {:>10}",
+        "PutObject -> finding written, p99 (ms)",
+        format!("{:.0}", pct(0.99))
+    );
+    println!(
+        "{:<44} {:>10}",
+        "PutObject -> finding written, max (ms)",
+        format!("{:.0}", pct(1.0))
     );
     Ok(())
 }

@@ -185,6 +185,9 @@ pub enum BenchCommand {
     Decode(BenchArgs),
     /// Full replay (enrichment, detection, sled commits), beside `gzip -dc`.
     Replay(BenchArgs),
+    /// The daemon against a local S3+SQS endpoint: objects/s, events/s, and the latency
+    /// from PutObject to finding written (p50, p99).
+    Pipeline(PipelineBenchArgs),
 }
 
 /// Flags shared by benchmarks.
@@ -225,4 +228,21 @@ pub struct DemoArgs {
     /// Show the daemon's info logs.
     #[arg(long)]
     pub verbose: bool,
+}
+
+/// `bench pipeline` flags.
+#[derive(Debug, Args)]
+pub struct PipelineBenchArgs {
+    /// Objects to upload.
+    #[arg(long, default_value_t = 200)]
+    pub objects: usize,
+    /// Ordinary events per object (plus one that raises a finding).
+    #[arg(long, default_value_t = 100)]
+    pub events: usize,
+    /// Pause between uploads (0: as fast as possible, a burst that queues up).
+    #[arg(long, default_value_t = 0)]
+    pub interval_ms: u64,
+    /// Give up after this long.
+    #[arg(long, default_value_t = 300)]
+    pub timeout_secs: u64,
 }

@@ -22,7 +22,7 @@ const QUEUE: &str = "demo-trail-notifications";
 const DLQ: &str = "demo-trail-dlq";
 
 /// A child process killed when dropped.
-struct Guard(Child, &'static str);
+pub(crate) struct Guard(Child, &'static str);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -39,7 +39,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// Starts `moto_server` on a free port and waits until it answers.
-fn start_moto() -> Result<(Guard, String)> {
+pub(crate) fn start_moto() -> Result<(Guard, String)> {
     let port = free_port()?;
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -93,6 +93,7 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
         }
         Command::Bench(BenchCommand::Decode(args)) => bench::decode(args)?,
         Command::Bench(BenchCommand::Replay(args)) => bench::replay(args)?,
+        Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline(args)?,
         Command::Run(args) => runtime()?.block_on(daemon::run(cfg, cli.config.clone(), args))?,
         Command::Backfill(args) => runtime()?.block_on(daemon::backfill(cfg, args))?,
         Command::Audit(args) => runtime()?.block_on(daemon::audit(cfg, args))?,
