@@ -53,8 +53,17 @@ fn processed_objects(config: &Path) -> u64 {
         .count() as u64
 }
 
-#[test]
-fn run_consumes_notifications_commits_and_sends_malformed_objects_to_the_dlq() {
+/// moto with a trail bucket notifying a queue (with a DLQ), and a small simulated
+/// organisation's files uploaded to it.
+struct Trail {
+    moto: Moto,
+    rt: tokio::runtime::Runtime,
+    clients: ingest::Clients,
+    urls: ingest::test_util::QueueUrls,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+fn trail() -> Trail {
     let moto = Moto::start();
     let rt = runtime();
     let clients = moto.clients(&rt);
@@ -67,7 +76,6 @@ fn run_consumes_notifications_commits_and_sends_malformed_objects_to_the_dlq() {
         ))
         .unwrap();
     let files = small_org();
-    assert!(files.len() > 10, "{}", files.len());
     for (key, body) in &files {
         rt.block_on(ingest::test_util::put_object(
             &clients,
@@ -77,6 +85,25 @@ fn run_consumes_notifications_commits_and_sends_malformed_objects_to_the_dlq() {
         ))
         .unwrap();
     }
+    Trail {
+        moto,
+        rt,
+        clients,
+        urls,
+        files,
+    }
+}
+
+#[test]
+fn run_consumes_notifications_commits_and_sends_malformed_objects_to_the_dlq() {
+    let Trail {
+        moto,
+        rt,
+        clients,
+        urls,
+        files,
+    } = trail();
+    assert!(files.len() > 10, "{}", files.len());
     // A malformed object in CloudTrail's layout: good gzip, not CloudTrail JSON.
     let bad_key = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/01/111122223333_CloudTrail_us-east-1_20240101T0000Z_badbadbadbadbadb.json.gz";
     rt.block_on(ingest::test_util::put_object(
@@ -146,27 +173,13 @@ fn run_consumes_notifications_commits_and_sends_malformed_objects_to_the_dlq() {
 
 #[test]
 fn sigterm_mid_batch_exits_cleanly_and_a_restart_finishes_the_work() {
-    let moto = Moto::start();
-    let rt = runtime();
-    let clients = moto.clients(&rt);
-    let urls = rt
-        .block_on(ingest::test_util::setup_local_pipeline(
-            &clients,
-            "trail",
-            "notes",
-            "notes-dlq",
-        ))
-        .unwrap();
-    let files = small_org();
-    for (key, body) in &files {
-        rt.block_on(ingest::test_util::put_object(
-            &clients,
-            "trail",
-            key,
-            body.clone(),
-        ))
-        .unwrap();
-    }
+    let Trail {
+        moto,
+        rt,
+        clients,
+        urls,
+        ..
+    } = trail();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &moto.endpoint, &urls.queue_url);
     let mut c = bin_aws();

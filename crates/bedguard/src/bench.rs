@@ -325,17 +325,7 @@ fn pipeline_in(args: &PipelineBenchArgs, work: &Path) -> Result<()> {
     use std::io::Write;
     let (_moto, endpoint) = crate::demo::start_moto()?;
     let rt = crate::runtime()?;
-    let settings = ingest::AwsSettings {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint.clone()),
-        force_path_style: true,
-        static_credentials: Some(ingest::StaticCredentials {
-            access_key_id: "testing".into(),
-            secret_access_key: "testing".into(),
-        }),
-        ..ingest::AwsSettings::default()
-    };
-    let clients = rt.block_on(ingest::connect(&settings))?;
+    let clients = rt.block_on(crate::demo::local_clients(&endpoint))?;
     let urls = rt.block_on(ingest::test_util::setup_local_pipeline(
         &clients,
         "bench-trail",

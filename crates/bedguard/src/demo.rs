@@ -58,6 +58,21 @@ pub(crate) fn start_moto() -> Result<(Guard, String)> {
     bail!("moto_server did not answer on port {port} within 30 s")
 }
 
+/// SDK clients for a local endpoint such as moto's, with its fixed test credentials.
+pub(crate) async fn local_clients(endpoint: &str) -> Result<ingest::Clients> {
+    let settings = ingest::AwsSettings {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(endpoint.to_string()),
+        force_path_style: true,
+        static_credentials: Some(ingest::StaticCredentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+        }),
+        ..ingest::AwsSettings::default()
+    };
+    Ok(ingest::connect(&settings).await?)
+}
+
 /// Runs the demo.
 pub fn run(args: &DemoArgs) -> Result<()> {
     let tmp;
@@ -81,17 +96,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let (_moto, endpoint) = start_moto()?;
     eprintln!("demo: local S3+SQS endpoint (moto) at {endpoint}");
     let rt = crate::runtime()?;
-    let settings = ingest::AwsSettings {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint.clone()),
-        force_path_style: true,
-        static_credentials: Some(ingest::StaticCredentials {
-            access_key_id: "testing".into(),
-            secret_access_key: "testing".into(),
-        }),
-        ..ingest::AwsSettings::default()
-    };
-    let clients = rt.block_on(ingest::connect(&settings))?;
+    let clients = rt.block_on(crate::demo::local_clients(&endpoint))?;
     let urls = rt.block_on(ingest::test_util::setup_local_pipeline(
         &clients, BUCKET, QUEUE, DLQ,
     ))?;
