@@ -2,27 +2,98 @@
 //! idempotence, heartbeat, back-pressure, shutdown, unreachable endpoints, real files.
 
 use super::*;
+use crate::test_util::QueueUrls;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s3_events_flow_from_put_object_to_commit_and_delete() {
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "trail-bucket", "events", "events-dlq")
-        .await
-        .unwrap();
-    let keys = [key(0), key(1), key(2)];
-    for (i, k) in keys.iter().enumerate() {
-        put_object(&clients, "trail-bucket", k, log_body(i + 1))
+/// Moto serving a bucket whose notifications go to a queue with a DLQ behind it.
+struct Pipeline {
+    clients: Clients,
+    urls: QueueUrls,
+    /// Last, so the server outlives the clients.
+    _moto: Moto,
+}
+
+impl Pipeline {
+    /// `bucket` notifying the queue `q`, which redrives to `dlq`.
+    async fn start(bucket: &str) -> Self {
+        Self::start_named(bucket, "q", "dlq").await
+    }
+
+    async fn start_named(bucket: &str, queue: &str, dlq: &str) -> Self {
+        let moto = Moto::start().await;
+        let clients = moto.clients().await;
+        let urls = setup_local_pipeline(&clients, bucket, queue, dlq)
+            .await
+            .unwrap();
+        Self {
+            clients,
+            urls,
+            _moto: moto,
+        }
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        put_object(&self.clients, bucket, key, body).await.unwrap();
+    }
+
+    /// Puts `key(n)` for each `n`, each a log of `records` records.
+    async fn put_logs(&self, bucket: &str, ns: impl IntoIterator<Item = i64>, records: usize) {
+        for n in ns {
+            self.put(bucket, &key(n), log_body(records)).await;
+        }
+    }
+
+    async fn send(&self, body: &str) {
+        send_message(&self.clients, &self.urls.queue_url, body)
             .await
             .unwrap();
     }
+
+    /// The test settings for this pipeline's queue.
+    fn settings(&self) -> ConsumerSettings {
+        settings(&self.urls.queue_url)
+    }
+
+    fn run<P: Processor>(&self, settings: ConsumerSettings, rec: &Arc<P>) -> Running {
+        Running::start(&self.clients, settings, Arc::clone(rec))
+    }
+
+    async fn queue_depth(&self) -> (u64, u64) {
+        depth(&self.clients, &self.urls.queue_url).await
+    }
+
+    async fn dlq_depth(&self) -> (u64, u64) {
+        depth(&self.clients, &self.urls.dlq_url).await
+    }
+}
+
+/// The value of the counter `name` in a metrics snapshot.
+fn metric(report: &[(&str, u64)], name: &str) -> u64 {
+    report
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .unwrap()
+}
+
+/// An S3 event notification for `key` in `bucket`.
+fn s3_event(bucket: &str, key: &str) -> String {
+    serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": bucket},
+        "object": {"key": key}}}]})
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_events_flow_from_put_object_to_commit_and_delete() {
+    let p = Pipeline::start_named("trail-bucket", "events", "events-dlq").await;
+    let keys = [key(0), key(1), key(2)];
+    for (i, k) in keys.iter().enumerate() {
+        p.put("trail-bucket", k, log_body(i + 1)).await;
+    }
     let digest = digest_key("", ACCOUNT, "us-east-1", "trail", DAY0 + HOUR);
-    put_object(&clients, "trail-bucket", &digest, gzip(b"{}"))
-        .await
-        .unwrap();
+    p.put("trail-bucket", &digest, gzip(b"{}")).await;
 
     let rec = Arc::new(Recorder::default());
-    let run = Running::start(&clients, settings(&urls.queue_url), Arc::clone(&rec));
+    let run = p.run(p.settings(), &rec);
     wait_until(20, "3 objects committed and 5 messages deleted", || async {
         rec.committed().len() == 3 && run.get(|m| &m.messages_deleted) == 5
     })
@@ -36,13 +107,7 @@ async fn s3_events_flow_from_put_object_to_commit_and_delete() {
         rec.committed().into_keys().collect::<Vec<_>>(),
         keys.to_vec()
     );
-    let get = |name: &str| {
-        report
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .unwrap()
-    };
+    let get = |name: &str| metric(&report, name);
     assert_eq!(
         get("messages_test"),
         1,
@@ -57,30 +122,22 @@ async fn s3_events_flow_from_put_object_to_commit_and_delete() {
     );
     assert_eq!(get("objects_fetched"), 3);
     assert!(get("bytes_decompressed") > get("bytes_fetched"));
-    assert_eq!(depth(&clients, &urls.queue_url).await, (0, 0));
-    assert_eq!(depth(&clients, &urls.dlq_url).await, (0, 0));
+    assert_eq!(p.queue_depth().await, (0, 0));
+    assert_eq!(p.dlq_depth().await, (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_wrapped_cloudtrail_sns_and_eventbridge_bodies_are_consumed() {
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "notified", "q", "dlq")
-        .await
-        .unwrap();
+    let p = Pipeline::start("notified").await;
     // A bucket without notifications: the messages below are the only ones.
-    clients
+    p.clients
         .s3
         .create_bucket()
         .bucket("quiet")
         .send()
         .await
         .unwrap();
-    for n in 0..4 {
-        put_object(&clients, "quiet", &key(n), log_body(2))
-            .await
-            .unwrap();
-    }
+    p.put_logs("quiet", 0..4, 2).await;
     let s3_event = serde_json::json!({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": "quiet"}, "object": {"key": key(0), "size": 10}}
@@ -105,15 +162,13 @@ async fn sns_wrapped_cloudtrail_sns_and_eventbridge_bodies_are_consumed() {
         "detail": {"bucket": {"name": "quiet"}, "object": {"key": key(4), "size": 10}}
     })
     .to_string();
-    put_object(&clients, "quiet", &key(4), log_body(2))
-        .await
-        .unwrap();
+    p.put_logs("quiet", [4], 2).await;
     for body in [&s3_event, &sns_wrapped, &cloudtrail_sns, &eventbridge] {
-        send_message(&clients, &urls.queue_url, body).await.unwrap();
+        p.send(body).await;
     }
 
     let rec = Arc::new(Recorder::default());
-    let run = Running::start(&clients, settings(&urls.queue_url), Arc::clone(&rec));
+    let run = p.run(p.settings(), &rec);
     wait_until(20, "5 objects committed, 5 messages deleted", || async {
         rec.committed().len() == 5 && run.get(|m| &m.messages_deleted) == 5
     })
@@ -121,53 +176,34 @@ async fn sns_wrapped_cloudtrail_sns_and_eventbridge_bodies_are_consumed() {
     run.stop().await;
     let expected: BTreeMap<String, u32> = (0..5).map(|n| (key(n), 1)).collect();
     assert_eq!(rec.committed(), expected);
-    assert_eq!(depth(&clients, &urls.queue_url).await, (0, 0));
+    assert_eq!(p.queue_depth().await, (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_objects_and_poison_messages_reach_the_dlq_while_good_ones_complete() {
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "mixed", "q", "dlq")
-        .await
-        .unwrap();
-    let bad_gzip = key(10);
-    let not_json = key(11);
-    let too_large = key(12);
+    let p = Pipeline::start("mixed").await;
+    let (bad_gzip, not_json, too_large) = (key(10), key(11), key(12));
     let mut truncated = log_body(50);
     truncated.truncate(truncated.len() / 2);
-    put_object(&clients, "mixed", &bad_gzip, truncated)
-        .await
-        .unwrap();
-    put_object(
-        &clients,
-        "mixed",
-        &not_json,
-        gzip(b"this is not CloudTrail"),
-    )
-    .await
-    .unwrap();
-    put_object(&clients, "mixed", &too_large, gzip(&vec![b' '; 2_000_000]))
-        .await
-        .unwrap();
-    send_message(&clients, &urls.queue_url, "definitely not a notification")
-        .await
-        .unwrap();
+    p.put("mixed", &bad_gzip, truncated).await;
+    p.put("mixed", &not_json, gzip(b"this is not CloudTrail"))
+        .await;
+    p.put("mixed", &too_large, gzip(&vec![b' '; 2_000_000]))
+        .await;
+    p.send("definitely not a notification").await;
     let good = [key(0), key(1)];
-    for k in &good {
-        put_object(&clients, "mixed", k, log_body(1)).await.unwrap();
-    }
+    p.put_logs("mixed", [0, 1], 1).await;
 
     let rec = Arc::new(Recorder::default());
-    let mut s = settings(&urls.queue_url);
+    let mut s = p.settings();
     s.visibility_timeout_secs = 1;
-    let run = Running::start(&clients, s, Arc::clone(&rec));
+    let run = p.run(s, &rec);
     wait_until(30, "4 messages in the DLQ", || async {
-        depth(&clients, &urls.dlq_url).await.0 == 4
+        p.dlq_depth().await.0 == 4
     })
     .await;
     wait_until(10, "main queue empty", || async {
-        depth(&clients, &urls.queue_url).await == (0, 0)
+        p.queue_depth().await == (0, 0)
     })
     .await;
     let report = run.metrics.snapshot();
@@ -177,13 +213,7 @@ async fn malformed_objects_and_poison_messages_reach_the_dlq_while_good_ones_com
         rec.committed().into_keys().collect::<Vec<_>>(),
         good.to_vec()
     );
-    let get = |name: &str| {
-        report
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .unwrap()
-    };
+    let get = |name: &str| metric(&report, name);
     // Each bad message is received twice (maxReceiveCount 2) before the redrive.
     assert_eq!(get("objects_failed_too_large"), 2);
     assert_eq!(
@@ -202,27 +232,18 @@ async fn malformed_objects_and_poison_messages_reach_the_dlq_while_good_ones_com
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_message_is_deleted_without_effect() {
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "redeliver", "q", "dlq")
-        .await
-        .unwrap();
+    let p = Pipeline::start("redeliver").await;
     let k = key(0);
-    put_object(&clients, "redeliver", &k, log_body(3))
-        .await
-        .unwrap();
+    p.put("redeliver", &k, log_body(3)).await;
     let rec = Arc::new(Recorder::default());
-    let run = Running::start(&clients, settings(&urls.queue_url), Arc::clone(&rec));
+    let run = p.run(p.settings(), &rec);
     wait_until(20, "first delivery committed", || async {
         rec.committed().len() == 1
     })
     .await;
 
     // The same notification again, as SQS at-least-once delivery may do.
-    let dup = serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "redeliver"},
-        "object": {"key": k.replace('/', "%2F")}}}]})
-    .to_string();
-    send_message(&clients, &urls.queue_url, &dup).await.unwrap();
+    p.send(&s3_event("redeliver", &k.replace('/', "%2F"))).await;
     wait_until(20, "redelivery deleted", || async {
         run.get(|m| &m.objects_already_processed) == 1 && run.get(|m| &m.messages_deleted) == 3
     })
@@ -235,26 +256,20 @@ async fn a_redelivered_message_is_deleted_without_effect() {
         "processed exactly once"
     );
     assert_eq!(fetched, 1, "the redelivered object is not fetched again");
-    assert_eq!(depth(&clients, &urls.queue_url).await, (0, 0));
+    assert_eq!(p.queue_depth().await, (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_heartbeat_keeps_a_long_object_from_being_processed_twice() {
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "slow", "q", "dlq")
-        .await
-        .unwrap();
-    put_object(&clients, "slow", &key(0), log_body(1))
-        .await
-        .unwrap();
+    let p = Pipeline::start("slow").await;
+    p.put_logs("slow", [0], 1).await;
     // Work takes almost 3 visibility timeouts; without the heartbeat the message would be
     // received again (and processed concurrently) after the first.
     let rec = Arc::new(Recorder::with_delay(Duration::from_secs(8)));
-    let mut s = settings(&urls.queue_url);
+    let mut s = p.settings();
     s.visibility_timeout_secs = 3;
     s.heartbeat_interval_ms = Some(500);
-    let run = Running::start(&clients, s, Arc::clone(&rec));
+    let run = p.run(s, &rec);
     wait_until(30, "slow object committed and deleted", || async {
         rec.committed().len() == 1 && run.get(|m| &m.messages_deleted) == 2
     })
@@ -272,30 +287,22 @@ async fn the_heartbeat_keeps_a_long_object_from_being_processed_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_pressure_never_receives_more_than_max_in_flight() {
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "busy", "q", "dlq")
-        .await
-        .unwrap();
+    let p = Pipeline::start("busy").await;
     // Drain the s3:TestEvent first so the counts below are about objects only.
     let rec = Arc::new(Recorder::with_delay(Duration::from_millis(1_500)));
-    let mut s = settings(&urls.queue_url);
+    let mut s = p.settings();
     s.max_in_flight = 2;
     s.visibility_timeout_secs = 30;
-    let run = Running::start(&clients, s, Arc::clone(&rec));
+    let run = p.run(s, &rec);
     wait_until(20, "test event deleted", || async {
         run.get(|m| &m.messages_deleted) == 1
     })
     .await;
-    for n in 0..5 {
-        put_object(&clients, "busy", &key(n), log_body(1))
-            .await
-            .unwrap();
-    }
+    p.put_logs("busy", 0..5, 1).await;
     wait_until(20, "two objects in work", || async { rec.started() == 2 }).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        depth(&clients, &urls.queue_url).await,
+        p.queue_depth().await,
         (3, 2),
         "only 2 received, 3 left waiting in the queue"
     );
@@ -309,34 +316,22 @@ async fn back_pressure_never_receives_more_than_max_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_in_the_middle_of_a_batch_releases_the_messages() {
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "stuck", "q", "dlq")
-        .await
-        .unwrap();
-    for n in 0..3 {
-        put_object(&clients, "stuck", &key(n), log_body(1))
-            .await
-            .unwrap();
-    }
+    let p = Pipeline::start("stuck").await;
+    p.put_logs("stuck", 0..3, 1).await;
     let rec = Arc::new(Recorder::with_delay(Duration::from_secs(600)));
-    let mut s = settings(&urls.queue_url);
+    let mut s = p.settings();
     s.visibility_timeout_secs = 60;
     s.heartbeat_interval_ms = Some(20_000);
     s.shutdown_grace_ms = 300;
-    let run = Running::start(&clients, s, Arc::clone(&rec));
+    let run = p.run(s, &rec);
     wait_until(20, "3 objects in work", || async { rec.started() == 3 }).await;
-    assert_eq!(
-        depth(&clients, &urls.queue_url).await,
-        (0, 3),
-        "in flight, invisible"
-    );
+    assert_eq!(p.queue_depth().await, (0, 3), "in flight, invisible");
 
     let report = run.stop().await;
     assert_eq!(report.released, 3);
     assert!(rec.committed().is_empty());
     // Released with visibility 0: visible again at once, not after the 60 s timeout.
-    assert_eq!(depth(&clients, &urls.queue_url).await, (3, 0));
+    assert_eq!(p.queue_depth().await, (3, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,23 +355,14 @@ async fn an_unreachable_sqs_is_retried_and_never_ends_the_consumer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_errors_are_retried_then_the_message_is_left_for_the_dlq() {
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "gone", "q", "dlq")
-        .await
-        .unwrap();
-    let body = serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "gone"},
-        "object": {"key": key(0)}}}]})
-    .to_string();
-    send_message(&clients, &urls.queue_url, &body)
-        .await
-        .unwrap();
+    let p = Pipeline::start("gone").await;
+    p.send(&s3_event("gone", &key(0))).await;
     let rec = Arc::new(Recorder::default());
-    let mut s = settings(&urls.queue_url);
+    let mut s = p.settings();
     s.failure_visibility_secs = Some(0);
-    let run = Running::start(&clients, s, Arc::clone(&rec));
+    let run = p.run(s, &rec);
     wait_until(20, "message in the DLQ", || async {
-        depth(&clients, &urls.dlq_url).await.0 == 1
+        p.dlq_depth().await.0 == 1
     })
     .await;
     let (not_found, retries, released) = (
@@ -432,16 +418,12 @@ async fn real_cloudtrail_files_stream_through_consumer_and_backfill() {
     let files = real_files();
     assert!(files.len() >= 50, "{} files", files.len());
     let expected_records: u64 = files.iter().map(|(_, gz)| count_records(gz)).sum();
-    let moto = Moto::start().await;
-    let clients = moto.clients().await;
-    let urls = setup_local_pipeline(&clients, "real", "q", "dlq")
-        .await
-        .unwrap();
+    let p = Pipeline::start("real").await;
     for (key, gz) in &files {
-        put_object(&clients, "real", key, gz.clone()).await.unwrap();
+        p.put("real", key, gz.clone()).await;
     }
     let rec = Arc::new(Recorder::default());
-    let run = Running::start(&clients, settings(&urls.queue_url), Arc::clone(&rec));
+    let run = p.run(p.settings(), &rec);
     wait_until(60, "every real file committed", || async {
         rec.committed().len() == files.len()
     })
@@ -452,7 +434,7 @@ async fn real_cloudtrail_files_stream_through_consumer_and_backfill() {
 
     // The same files by listing: 2023-07-10, all in range, in delivery order.
     let from = 1_688_947_200_000; // 2023-07-10T00:00Z
-    let listed = list_log_objects(&clients, "real", "", from, from + 24 * HOUR)
+    let listed = list_log_objects(&p.clients, "real", "", from, from + 24 * HOUR)
         .await
         .unwrap();
     let listed_keys: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
