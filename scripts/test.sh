@@ -10,4 +10,4 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast
 # The systemd unit, checked offline against the binary the tests just built.
-bash scripts/check-systemd.sh "$PWD/target/debug/bedguard"
+bash scripts/check-systemd.sh "${CARGO_TARGET_DIR:-$PWD/target}/debug/bedguard"
