@@ -1,6 +1,6 @@
 //! Throughput and state size of the detector on a synthetic month.
 //!
-//! `cargo run --release -p detect --example throughput` prints events per second for
+//! `cargo run --release -p detect --example detect_throughput` prints events per second for
 //! `Detector::process` and the encoded size of principal state. Not a test: numbers only.
 
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! Ad-hoc generation throughput: `cargo run --release -p sim --example throughput -- [EVENTS] [PRINCIPALS]`.
+//! Ad-hoc generation throughput: `cargo run --release -p sim --example sim_throughput -- [EVENTS] [PRINCIPALS]`.
 
 use std::time::Instant;
 
