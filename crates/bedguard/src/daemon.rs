@@ -88,11 +88,7 @@ impl Processor for DaemonProcessor {
     }
 
     async fn is_processed(&self, obj: &ObjectRef) -> bool {
-        let etag = obj
-            .etag
-            .as_deref()
-            .filter(|e| !e.is_empty())
-            .unwrap_or(crate::pipeline::NO_ETAG);
+        let etag = crate::pipeline::etag_or_none(obj.etag.as_deref());
         self.shared
             .store
             .is_processed(&obj.bucket, &obj.key, etag)

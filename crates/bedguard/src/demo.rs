@@ -237,18 +237,7 @@ path = "{findings}"
                 .context("the file sink wrote a line that is not a finding")?,
         );
     }
-    // Keep the latest revision of each finding.
-    let mut latest: std::collections::BTreeMap<String, detect::Finding> =
-        std::collections::BTreeMap::new();
-    for f in findings {
-        match latest.get(&f.id) {
-            Some(old) if old.revision >= f.revision => {}
-            _ => {
-                latest.insert(f.id.clone(), f);
-            }
-        }
-    }
-    let mut shown: Vec<_> = latest.into_values().collect();
+    let mut shown = crate::render::latest_revisions(findings);
     shown.sort_by(|a, b| {
         b.severity
             .total_cmp(&a.severity)

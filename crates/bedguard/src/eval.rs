@@ -93,17 +93,7 @@ fn run_in(cfg: &Config, args: &EvalArgs, work: &std::path::Path) -> Result<()> {
         }
         let labels = simulation.labels().to_vec();
         let principals = simulation.principals();
-        // The latest revision of each finding.
-        let mut latest: BTreeMap<String, Finding> = BTreeMap::new();
-        for f in findings {
-            match latest.get(&f.id) {
-                Some(old) if old.revision >= f.revision => {}
-                _ => {
-                    latest.insert(f.id.clone(), f);
-                }
-            }
-        }
-        let findings: Vec<Finding> = latest.into_values().collect();
+        let findings = crate::render::latest_revisions(findings);
         let mut matched = vec![false; findings.len()];
         for l in &labels {
             let ids: std::collections::BTreeSet<&str> =

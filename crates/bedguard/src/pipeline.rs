@@ -30,7 +30,12 @@ pub enum Stored {
 
 /// The ETag recorded for objects whose ETag is unknown (local files, CloudTrail's
 /// own SNS notifications): the key alone identifies them.
-pub const NO_ETAG: &str = "-";
+const NO_ETAG: &str = "-";
+
+/// The ETag an object is recorded under: its own, or [`NO_ETAG`] when unknown.
+pub fn etag_or_none(etag: Option<&str>) -> &str {
+    etag.filter(|e| !e.is_empty()).unwrap_or(NO_ETAG)
+}
 
 /// Whether findings are emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +197,7 @@ impl Pipeline {
     pub fn process(&mut self, id: ObjectId<'_>, bytes: &[u8]) -> Result<Outcome, PipelineError> {
         self.stats.files += 1;
         self.stats.bytes += bytes.len() as u64;
-        let etag = id.etag.filter(|e| !e.is_empty()).unwrap_or(NO_ETAG);
+        let etag = etag_or_none(id.etag);
         if self.store.is_processed(id.bucket, id.key, etag)? {
             self.stats.already_processed += 1;
             return Ok(Outcome::AlreadyProcessed);

@@ -6,6 +6,21 @@ use std::fmt::Write;
 use cloudtrail::time::format_rfc3339;
 use detect::Finding;
 
+/// The latest revision of each finding (updates of one finding share its id), in id
+/// order: what a SIEM shows once every update has arrived.
+pub fn latest_revisions(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut latest: std::collections::BTreeMap<String, Finding> = std::collections::BTreeMap::new();
+    for f in findings {
+        match latest.get(&f.id) {
+            Some(old) if old.revision >= f.revision => {}
+            _ => {
+                latest.insert(f.id.clone(), f);
+            }
+        }
+    }
+    latest.into_values().collect()
+}
+
 /// One finding as text.
 pub fn finding(f: &Finding) -> String {
     let mut o = String::new();
