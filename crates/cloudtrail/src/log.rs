@@ -149,19 +149,18 @@ pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogEr
         }
         return Ok(Cow::Borrowed(bytes));
     }
-    // The gzip trailer's ISIZE (uncompressed size mod 2^32) is a good capacity hint
-    // for the usual single-member file; never trust it beyond the bound.
+    if let Some(out) = gunzip_single_member(bytes, max_bytes) {
+        return Ok(Cow::Owned(out));
+    }
+    // Anything else (several members, a corrupt or oversized stream, trailing bytes):
+    // the general reader, which also makes every error. The last member's ISIZE
+    // (uncompressed size mod 2^32) is a capacity hint, never trusted beyond the bound.
     let hint = bytes
         .len()
         .checked_sub(4)
         .and_then(|at| bytes.get(at..))
         .and_then(|t| <[u8; 4]>::try_from(t).ok())
         .map_or(0, |t| u32::from_le_bytes(t) as usize);
-    if let Some(out) = gunzip_single_member(bytes, hint, max_bytes) {
-        return Ok(Cow::Owned(out));
-    }
-    // Anything else (several members, a corrupt or oversized stream, trailing bytes):
-    // the general reader, which also makes every error.
     let mut out = Vec::with_capacity(hint.min(max_bytes).saturating_add(1));
     let limit = u64::try_from(max_bytes)
         .unwrap_or(u64::MAX)
@@ -176,71 +175,53 @@ pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogEr
     Ok(Cow::Owned(out))
 }
 
-/// The common case, fast: one gzip member (no header CRC) that ends the input, inflated straight into
-/// a buffer of the trailer's size (no zero-filling, no intermediate copies, no
-/// regrowth), checked against the trailer's CRC-32 and length. `None` for anything
-/// else, including every error, so that [`decompress`] can take its general path.
-fn gunzip_single_member(bytes: &[u8], hint: usize, max_bytes: usize) -> Option<Vec<u8>> {
+/// The common case, fast: one gzip member (no header CRC) that ends the input,
+/// inflated by libdeflate in one call straight into a buffer of the trailer's size,
+/// which also checks the member's CRC-32 and length. `None` for anything else,
+/// including every error, so that [`decompress`] can take its general path (which
+/// makes every error).
+///
+/// libdeflate stops at the end of the first member and does not say where that was,
+/// so "the member ends the input" is checked separately: libdeflate has checked that
+/// the 4 bytes after the member's CRC hold the output length `n`, and the input's last
+/// 4 bytes hold `n` too (`n` equals the final ISIZE). Were there anything after the
+/// member, that first copy of `n` would sit before the last 4 bytes; so no copy there
+/// means exactly one member. A copy there by chance (rare: 4 bytes of compressed data)
+/// only sends the input to the general path.
+fn gunzip_single_member(bytes: &[u8], max_bytes: usize) -> Option<Vec<u8>> {
     const FHCRC: u8 = 0x02;
-    const FEXTRA: u8 = 0x04;
-    const FNAME: u8 = 0x08;
-    const FCOMMENT: u8 = 0x10;
-    let (&[0x1f, 0x8b, 8, flags], mut rest) = bytes.split_first_chunk::<4>()? else {
+    const FIXED_HEADER: usize = 10;
+    let &[0x1f, 0x8b, 8, flags, ..] = bytes else {
         return None;
     };
-    // Reserved flags, and a header CRC (which the general reader checks), are left
-    // to the general reader.
+    // Reserved flags, and a header CRC (which the general reader checks, libdeflate
+    // does not), are left to the general reader.
     if flags & (0xe0 | FHCRC) != 0 {
         return None;
     }
-    rest = rest.get(6..)?; // MTIME, XFL, OS
-    if flags & FEXTRA != 0 {
-        let (len, tail) = rest.split_first_chunk::<2>()?;
-        rest = tail.get(usize::from(u16::from_le_bytes(*len))..)?;
-    }
-    for flag in [FNAME, FCOMMENT] {
-        if flags & flag != 0 {
-            let nul = memchr::memchr(0, rest)?;
-            rest = rest.get(nul + 1..)?;
-        }
-    }
-    let (deflate, trailer) = rest.split_last_chunk::<8>()?;
-    let (crc, isize) = trailer.split_at(4);
-    let crc = u32::from_le_bytes(crc.try_into().ok()?);
-    let isize = u32::from_le_bytes(isize.try_into().ok()?);
-    if hint > max_bytes {
+    let (_, isize) = bytes.split_last_chunk::<4>()?;
+    let len = u32::from_le_bytes(*isize) as usize;
+    if len > max_bytes {
         return None;
     }
-    let mut out = Vec::with_capacity(hint);
-    let mut inflate = flate2::Decompress::new(false);
-    loop {
-        let (consumed, produced) = (inflate.total_in(), inflate.total_out());
-        let input = deflate.get(usize::try_from(consumed).ok()?..)?;
-        if out.len() == out.capacity() {
-            // ISIZE lied (or wrapped at 4 GiB): grow, within the bound.
-            if out.len() >= max_bytes {
-                return None;
-            }
-            out.reserve((out.len().max(1 << 16)).min(max_bytes - out.len()));
-        }
-        match inflate.decompress_vec(input, &mut out, flate2::FlushDecompress::Finish) {
-            Ok(flate2::Status::StreamEnd) => break,
-            Ok(flate2::Status::Ok | flate2::Status::BufError) => {
-                let progressed = inflate.total_in() > consumed || inflate.total_out() > produced;
-                if !progressed && out.len() < out.capacity() {
-                    return None;
-                }
-            }
-            Err(_) => return None,
-        }
-    }
-    // The deflate stream must end exactly at the trailer.
-    if usize::try_from(inflate.total_in()).ok()? != deflate.len() || out.len() > max_bytes {
+    let searched = bytes.get(FIXED_HEADER..bytes.len() - 1)?;
+    if memchr::memmem::find(searched, isize).is_some() {
         return None;
     }
-    let mut sum = flate2::Crc::new();
-    sum.update(&out);
-    (sum.sum() == crc && out.len() as u32 == isize).then_some(out)
+    let mut out = vec![0u8; len];
+    let n = INFLATE
+        .with(|d| match d.try_borrow_mut() {
+            Ok(mut d) => d.gzip_decompress(bytes, &mut out),
+            Err(_) => libdeflater::Decompressor::new().gzip_decompress(bytes, &mut out),
+        })
+        .ok()?;
+    (n == len).then_some(out)
+}
+
+thread_local! {
+    /// One libdeflate decompressor per thread (it holds 10 kB of tables).
+    static INFLATE: std::cell::RefCell<libdeflater::Decompressor> =
+        std::cell::RefCell::new(libdeflater::Decompressor::new());
 }
 
 /// Decodes a (decompressed) log file. See the module docs for the accepted layouts
@@ -279,7 +260,7 @@ fn capacity_hint(len: usize) -> usize {
 /// serde_json need not re-validate every string and raw value it borrows; the result
 /// is the same as from bytes. Other buffers are read as bytes.
 fn fast_object(buf: &[u8]) -> Option<LogFile<'_>> {
-    match std::str::from_utf8(buf) {
+    match simdutf8::basic::from_utf8(buf) {
         Ok(text) => fast_records(text)
             .or_else(|| fast_object_in(buf.len(), serde_json::Deserializer::from_str(text))),
         Err(_) => fast_object_in(buf.len(), serde_json::Deserializer::from_slice(buf)),
@@ -327,7 +308,7 @@ fn fast_object_in<'a, R: serde_json::de::Read<'a>>(
 
 /// Fast path for a bare array of events (see [`fast_object`]).
 fn fast_array(buf: &[u8]) -> Option<LogFile<'_>> {
-    match std::str::from_utf8(buf) {
+    match simdutf8::basic::from_utf8(buf) {
         Ok(text) => fast_array_in(buf.len(), serde_json::Deserializer::from_str(text)),
         Err(_) => fast_array_in(buf.len(), serde_json::Deserializer::from_slice(buf)),
     }
@@ -1011,30 +992,56 @@ mod tests {
             .write(Vec::new(), flate2::Compression::default());
         enc.write_all(&plain).unwrap();
         let gz = enc.finish().unwrap();
-        assert!(gunzip_single_member(&gz, plain.len(), 1 << 20).is_some());
+        assert!(gunzip_single_member(&gz, 1 << 20).is_some());
         assert_eq!(&*decompress(&gz, 1 << 20).unwrap(), plain.as_slice());
         // A wrong CRC or length is the general reader's error.
         let n = gz.len();
         for at in [n - 8, n - 1] {
             let mut bad = gz.clone();
             bad[at] ^= 1;
-            assert!(gunzip_single_member(&bad, plain.len(), 1 << 20).is_none());
+            assert!(gunzip_single_member(&bad, 1 << 20).is_none());
             assert!(matches!(decompress(&bad, 1 << 20), Err(LogError::Gzip(_))));
         }
-        // A trailer that understates the size: still right, by regrowing.
+        // A trailer that understates the size: the general reader gets it right.
         let mut big = Vec::new();
         for _ in 0..2000 {
             big.extend_from_slice(GOOD.as_bytes());
         }
+        let mut gz = gzip(&big);
+        let at = gz.len() - 4;
+        gz[at..].copy_from_slice(&10u32.to_le_bytes());
+        assert!(gunzip_single_member(&gz, 1 << 24).is_none());
+        assert!(matches!(decompress(&gz, 1 << 24), Err(LogError::Gzip(_))));
         let gz = gzip(&big);
         assert_eq!(
-            gunzip_single_member(&gz, 10, 1 << 24).as_deref(),
+            gunzip_single_member(&gz, 1 << 24).as_deref(),
             Some(big.as_slice())
         );
         // Bytes after the member: the general reader decides.
         let mut trailing = gzip(b"ab");
         trailing.extend_from_slice(&[0, 0]);
-        assert!(gunzip_single_member(&trailing, 2, 1 << 20).is_none());
+        assert!(gunzip_single_member(&trailing, 1 << 20).is_none());
+        // Two identical members: libdeflate would stop after the first, whose trailer
+        // is also the input's last 8 bytes; the earlier copy of the length catches it.
+        let one = gzip(plain.as_slice());
+        let mut two = one.clone();
+        two.extend_from_slice(&one);
+        assert!(gunzip_single_member(&two, 1 << 20).is_none());
+        let mut both = plain.clone();
+        both.extend_from_slice(&plain);
+        assert_eq!(&*decompress(&two, 1 << 20).unwrap(), both.as_slice());
+        // Garbage after the member that ends with a copy of the member's trailer.
+        let mut forged = one.clone();
+        forged.extend_from_slice(b"garbage!");
+        forged.extend_from_slice(&one[one.len() - 8..]);
+        assert!(gunzip_single_member(&forged, 1 << 20).is_none());
+        assert!(matches!(
+            decompress(&forged, 1 << 20),
+            Err(LogError::Gzip(_))
+        ));
+        // The bound holds before anything is inflated.
+        assert!(gunzip_single_member(&one, plain.len() - 1).is_none());
+        assert!(gunzip_single_member(&one, plain.len()).is_some());
     }
 
     #[test]
@@ -1106,6 +1113,103 @@ pub(crate) mod fast_tests {
         );
         assert_eq!(fast.errors, serde.errors);
         true
+    }
+
+    /// A `Records` file of `records`, each completed with the required fields.
+    fn file_of(records: &[&str]) -> String {
+        let full: Vec<String> = records
+            .iter()
+            .map(|r| {
+                let sep = if r.trim() == "{}" { "" } else { "," };
+                format!(
+                    r#"{{"eventTime":"2023-07-10T11:45:02Z","eventSource":"s","eventName":"n"{sep}{}"#,
+                    &r.trim()[1..]
+                )
+            })
+            .collect();
+        format!(r#"{{"Records":[{}]}}"#, full.join(","))
+    }
+
+    /// The edges the hand-written reader decodes itself, each checked against serde.
+    #[test]
+    fn hand_reader_takes_and_matches_the_edges() {
+        let nested = format!(
+            r#"{{"requestParameters":{}1{}}}"#,
+            r#"{"a":["#.repeat(30),
+            "]}".repeat(30)
+        );
+        let too_deep = format!(
+            r#"{{"requestParameters":{}1{}}}"#,
+            "[".repeat(80),
+            "]".repeat(80)
+        );
+        let taken = [
+            // Escapes in values: decoded, owned.
+            r#"{"userAgent":"a\"b\\c\/d\b\f\n\r\t"}"#,
+            r#"{"userAgent":"\u0041\u00e9\u20ac"}"#,
+            // A surrogate pair, and raw UTF-8 beside it.
+            r#"{"errorMessage":"\ud83d\ude00 é€😀"}"#,
+            // Lone surrogates inside free-form values are kept as written.
+            r#"{"requestParameters":{"k":"\udc00\ud800x","\u0041":1}}"#,
+            // Deep but within the reader's depth.
+            &nested,
+            // Numbers wherever free-form values allow them.
+            r#"{"responseElements":[0,-0,1.5,-2e10,3E+2,4.0e-3,123456789012345678901234567890]}"#,
+            r#"{"additionalEventData":-1.25,"serviceEventDetails":7,"unknown":[1e1,{"x":-0}]}"#,
+            // Booleans as strings and as booleans; nulls everywhere.
+            r#"{"readOnly":"TRUE","managementEvent":false,"sessionCredentialFromConsole":"x"}"#,
+            r#"{"userIdentity":null,"tlsDetails":null,"resources":null,"requestParameters":null}"#,
+            // Every spelling of userIdentity keys, first filled wins.
+            r#"{"userIdentity":{"accountid":"1","accountId":"","accesKeyId":"AK","accesskeyid":"AL","username":"u","sessioncontext":{"attributes":{"mfaauthenticated":"true"}}}}"#,
+            r#"{"userIdentity":{"sessionContext":null,"sessioncontext":{"sessionissuer":{"arn":"r"}}}}"#,
+            r#"{"resources":[{"ARN":"a","accountId":"1","type":"t"},{"arn":"b","x":[{}]}]}"#,
+            "{}",
+        ];
+        for record in taken {
+            let buf = file_of(&[record]);
+            assert!(same_as_serde(buf.as_bytes()), "gave up on {buf}");
+        }
+        // Whitespace: compact, Python's `", "`/`": "`, and pretty-printed (which has
+        // control characters between tokens, so strings are scanned for them too).
+        let compact = file_of(&taken);
+        let spaced = compact.replace("\",\"", "\", \"").replace("\":", "\": ");
+        // (serde_json::Value cannot hold the lone surrogates.)
+        let decodable: Vec<&str> = taken
+            .iter()
+            .copied()
+            .filter(|r| !r.contains("udc00"))
+            .collect();
+        let value: serde_json::Value = serde_json::from_str(&file_of(&decodable)).unwrap();
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        for buf in [&compact, &spaced, &pretty, &format!(" {pretty}\n\n")] {
+            assert!(same_as_serde(buf.as_bytes()), "gave up on {buf}");
+        }
+        // What it leaves to serde: numbers in string fields, escaped keys, lone
+        // surrogates in decoded strings, values nested past its depth, duplicates.
+        for record in [
+            r#"{"recipientAccountId":123456789012}"#,
+            r#"{"eventVersion":1.08}"#,
+            r#"{"event\u0056ersion":"1.08"}"#,
+            r#"{"userAgent":"\ud800"}"#,
+            &too_deep,
+            r#"{"awsRegion":"a","awsRegion":"b"}"#,
+            r#"{"userIdentity":{"sessionContext":{"sessionIssuer":{},"sessionissuer":{}}}}"#,
+            "{\"userAgent\":\"tab\tin a string\"}",
+        ] {
+            let buf = file_of(&[record]);
+            assert!(!same_as_serde(buf.as_bytes()), "took {buf}");
+        }
+        // ... and serde decodes them as before.
+        let number = file_of(&[r#"{"recipientAccountId":123456789012}"#]);
+        let file = parse_log(number.as_bytes()).unwrap();
+        assert_eq!(
+            file.records[0].recipient_account_id.as_deref(),
+            Some("123456789012")
+        );
+        let deep = file_of(&[&too_deep]);
+        let file = parse_log(deep.as_bytes()).unwrap();
+        assert_eq!(file.records.len(), 1);
+        assert!(file.records[0].request_parameters.is_some());
     }
 
     #[test]

@@ -191,7 +191,7 @@ pub(crate) struct RawUserIdentity<'a> {
 }
 
 /// The first spelling that holds a non-empty value, else the first present one.
-fn first_filled<'a>(
+pub(crate) fn first_filled<'a>(
     spellings: impl IntoIterator<Item = Option<Cow<'a, str>>>,
 ) -> Option<Cow<'a, str>> {
     let mut fallback = None;

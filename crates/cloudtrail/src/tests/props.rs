@@ -293,6 +293,101 @@ proptest! {
     }
 }
 
+/// What `decompress` did before its libdeflate fast path: flate2's multi-member
+/// reader for every gzip input, bounded.
+fn reference_gunzip(bytes: &[u8], max: usize) -> Result<Vec<u8>, &'static str> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| "gzip")?;
+    if out.len() > max {
+        return Err("too large");
+    }
+    Ok(out)
+}
+
+/// How a generated gzip input ends.
+#[derive(Debug, Clone)]
+enum GzTail {
+    Whole,
+    Cut(usize),
+    Garbage(Vec<u8>),
+    /// Garbage, then a copy of the last member's trailer.
+    ForgedTrailer(Vec<u8>),
+    Flip(usize, u8),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The fast single-member path changes nothing: one or more members, cut short,
+    /// followed by garbage or a forged trailer, corrupted, or over the bound, every
+    /// input decompresses to what flate2 alone makes of it (or fails alike).
+    #[test]
+    fn decompress_matches_the_general_reader(
+        members in prop::collection::vec((any::<u64>(), 0usize..3000, 0u32..10), 1..4),
+        tail in prop_oneof![
+            4 => Just(GzTail::Whole),
+            1 => any::<usize>().prop_map(GzTail::Cut),
+            1 => prop::collection::vec(any::<u8>(), 1..12).prop_map(GzTail::Garbage),
+            1 => prop::collection::vec(any::<u8>(), 0..12).prop_map(GzTail::ForgedTrailer),
+            1 => (any::<usize>(), 1u8..=255).prop_map(|(at, x)| GzTail::Flip(at, x)),
+        ],
+        slack in prop_oneof![Just(0usize), Just(1 << 20)],
+        under in any::<bool>(),
+    ) {
+        let mut gz = Vec::new();
+        let mut plain = 0;
+        for &(seed, len, level) in &members {
+            // Compressible bytes: runs of a few symbols, with noise.
+            let mut x = seed | 1;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x % 4 == 0 { x as u8 } else { b"a{\"}"[(x >> 8) as usize % 4] }
+                })
+                .collect();
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            enc.write_all(&data).unwrap();
+            gz.extend(enc.finish().unwrap());
+            plain += data.len();
+        }
+        match tail {
+            GzTail::Whole => {}
+            GzTail::Cut(at) => gz.truncate(at % gz.len()),
+            GzTail::Garbage(g) => gz.extend(g),
+            GzTail::ForgedTrailer(g) => {
+                let trailer = gz[gz.len() - 8..].to_vec();
+                gz.extend(g);
+                gz.extend(trailer);
+            }
+            GzTail::Flip(at, x) => {
+                let n = gz.len();
+                gz[at % n] ^= x;
+            }
+        }
+        let max = if under { plain.saturating_sub(1) } else { plain + slack };
+        let got = match decompress(&gz, max) {
+            Ok(out) => Ok(out.into_owned()),
+            Err(crate::log::LogError::TooLarge { .. }) => Err("too large"),
+            Err(crate::log::LogError::Gzip(_)) => Err("gzip"),
+            Err(e) => panic!("{e}"),
+        };
+        let want = if gz.starts_with(&[0x1f, 0x8b]) {
+            reference_gunzip(&gz, max)
+        } else if gz.len() > max {
+            Err("too large")
+        } else {
+            Ok(gz.clone())
+        };
+        prop_assert_eq!(got, want);
+    }
+}
+
 /// Keys the hand-written reader knows (every spelling), a few it does not, and some
 /// it must give up on.
 const KEYS: &[&str] = &[

@@ -1,10 +1,15 @@
-//! A throughput number for decompress + parse against `gzip -dc`, not a benchmark
+//! Throughput numbers for decompress + parse against `gzip -dc`, not a benchmark
 //! harness (the `bedguard bench` command owns that). Ignored by default; run in
 //! release, on an otherwise idle core if you can:
 //!
 //! ```text
 //! cargo test --release -p cloudtrail --lib throughput -- --ignored --nocapture
 //! ```
+//!
+//! - `throughput`: in-memory corpus of 1,000-event files (below).
+//! - `throughput_files`: gzip files on disk, read + gunzip + parse per file, in the
+//!   shape of `bedguard bench decode` (see its docs).
+//! - `parse_profile`: a fixed parse workload for `perf` and `callgrind`.
 //!
 //! `CLOUDTRAIL_BENCH_MB` sets the corpus size (default 64 MB decompressed) and
 //! `CLOUDTRAIL_BENCH_RUNS` the number of timed runs (default 7; the best run counts,
@@ -93,7 +98,13 @@ fn set_str(event: &mut String, key: &str, value: &str) {
 
 /// `files` log files of `per_file` events each, decompressed.
 fn synthetic_corpus(files: usize, per_file: usize) -> Vec<Vec<u8>> {
-    let events = real_events();
+    synthetic_corpus_seeded(files, per_file, 0)
+}
+
+/// [`synthetic_corpus`] with another random stream for each `seed`.
+fn synthetic_corpus_seeded(files: usize, per_file: usize, seed: u64) -> Vec<Vec<u8>> {
+    static EVENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let events = EVENTS.get_or_init(real_events);
     assert!(events.len() > 3000, "{}", events.len());
     let keys: Vec<String> = (0..40)
         .map(|i| {
@@ -104,8 +115,8 @@ fn synthetic_corpus(files: usize, per_file: usize) -> Vec<Vec<u8>> {
             )
         })
         .collect();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut t = 1_700_000_000u64;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x1000_0000_01b3));
+    let mut t = 1_700_000_000u64 + seed * 10_000_000;
     (0..files)
         .map(|_| {
             let mut out = br#"{"Records":["#.to_vec();
@@ -287,6 +298,262 @@ fn throughput() {
     } else {
         println!("gzip not found: no comparison");
     }
+}
+
+/// Every `*.json.gz` under `dir`, sorted.
+fn gz_files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            gz_files_under(&p, out);
+        } else if p.to_string_lossy().ends_with(".json.gz") {
+            out.push(p);
+        }
+    }
+}
+
+/// Events per generated file: CloudTrail delivers every 5 minutes per account and
+/// region, so most files are small and a few are large (about 60 events on average,
+/// as in the `bedguard bench` corpus).
+fn events_per_file(rng: &mut Rng) -> usize {
+    let r = rng.next();
+    match r % 100 {
+        0..=69 => 1 + (r >> 8) as usize % 40,
+        70..=94 => 40 + (r >> 8) as usize % 160,
+        _ => 200 + (r >> 8) as usize % 600,
+    }
+}
+
+/// Writes a generated corpus of about `mb` MB (decompressed) to `dir` as gzip files
+/// of varying sizes (see [`events_per_file`]); returns the paths.
+fn write_corpus(dir: &std::path::Path, mb: usize) -> Vec<std::path::PathBuf> {
+    let target = mb * 1_000_000;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut paths = Vec::new();
+    let mut bytes = 0;
+    // One big synthetic stream of 1,000-event files, cut into files of varied sizes.
+    let mut pool: Vec<String> = Vec::new();
+    let mut seed_files = 0;
+    while bytes < target {
+        if pool.is_empty() {
+            seed_files += 1;
+            let plain = synthetic_corpus_seeded(8, 1000, seed_files);
+            for p in plain {
+                #[derive(Deserialize)]
+                struct Raw<'a> {
+                    #[serde(borrow, rename = "Records")]
+                    records: Vec<&'a RawValue>,
+                }
+                let raw: Raw<'_> = serde_json::from_slice(&p).unwrap();
+                pool.extend(raw.records.iter().map(|r| r.get().to_owned()));
+            }
+            pool.reverse();
+        }
+        let n = events_per_file(&mut rng).min(pool.len());
+        let mut out = br#"{"Records":["#.to_vec();
+        for i in 0..n {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(pool.pop().unwrap().as_bytes());
+        }
+        out.extend_from_slice(b"]}");
+        bytes += out.len();
+        let p = dir.join(format!("{:06}.json.gz", paths.len()));
+        std::fs::write(&p, gzip(&out)).unwrap();
+        paths.push(p);
+    }
+    paths
+}
+
+/// Runs `gzip -dc` over `paths` (512 per process), output discarded.
+fn gzip_dc(paths: &[std::path::PathBuf]) {
+    for chunk in paths.chunks(512) {
+        let status = Command::new("gzip")
+            .arg("-dc")
+            .arg("--")
+            .args(chunk)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// The `bedguard bench decode` table from inside the crate: gzip files on disk (a
+/// generated corpus in a temp dir, or every `*.json.gz` under `CLOUDTRAIL_BENCH_DIR`,
+/// e.g. a `bedguard bench` corpus), each read, gunzipped and parsed on one core,
+/// beside `gzip -dc` of the same files in the same run. Rounds interleave the rows
+/// (gzip, gunzip, gunzip+parse) so that a burst of load hits them alike; each row
+/// keeps its best round.
+///
+/// ```text
+/// cargo test --release -p cloudtrail --lib throughput_files -- --ignored --nocapture
+/// ```
+///
+/// `CLOUDTRAIL_BENCH_MB` sets the generated corpus size (default 256 MB
+/// decompressed), `CLOUDTRAIL_BENCH_RUNS` the rounds (default 3).
+#[test]
+#[ignore = "throughput measurement; run in release with --ignored --nocapture"]
+fn throughput_files() {
+    let runs = env_usize("CLOUDTRAIL_BENCH_RUNS", 3);
+    let tmp = std::env::temp_dir().join(format!("cloudtrail-files-{}", std::process::id()));
+    let paths = match std::env::var_os("CLOUDTRAIL_BENCH_DIR") {
+        Some(dir) => {
+            let mut paths = Vec::new();
+            gz_files_under(std::path::Path::new(&dir), &mut paths);
+            paths
+        }
+        None => {
+            std::fs::create_dir_all(&tmp).unwrap();
+            write_corpus(&tmp, env_usize("CLOUDTRAIL_BENCH_MB", 256))
+        }
+    };
+    assert!(!paths.is_empty());
+    let max = 1 << 30;
+
+    // Correctness first, and the corpus' size: every event is a good record.
+    let (mut events, mut raw_bytes, mut gz_bytes) = (0usize, 0usize, 0usize);
+    for p in &paths {
+        let gz = std::fs::read(p).unwrap();
+        gz_bytes += gz.len();
+        let buf = decompress(&gz, max).unwrap();
+        raw_bytes += buf.len();
+        let file = parse_log(&buf).unwrap();
+        assert!(
+            file.errors.is_empty(),
+            "{}: {:?}",
+            p.display(),
+            file.errors.first()
+        );
+        events += file.records.len();
+    }
+    // The same bytes in memory, for the parse-only row.
+    let plain: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| {
+            decompress(&std::fs::read(p).unwrap(), max)
+                .unwrap()
+                .into_owned()
+        })
+        .collect();
+
+    let mut rows = [Duration::MAX; 4];
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed()
+    };
+    for _ in 0..runs.max(1) {
+        let round = [
+            time(&mut || gzip_dc(&paths)),
+            time(&mut || {
+                for p in &paths {
+                    let gz = std::fs::read(p).unwrap();
+                    black_box(decompress(black_box(&gz), max).unwrap().len());
+                }
+            }),
+            time(&mut || {
+                let mut n = 0;
+                for p in &paths {
+                    let gz = std::fs::read(p).unwrap();
+                    let buf = decompress(black_box(&gz), max).unwrap();
+                    n += black_box(parse_log(&buf).unwrap()).records.len();
+                }
+                assert_eq!(n, events);
+            }),
+            time(&mut || {
+                for p in &plain {
+                    black_box(parse_log(black_box(p)).unwrap().records.len());
+                }
+            }),
+        ];
+        for (best, t) in rows.iter_mut().zip(round) {
+            *best = (*best).min(t);
+        }
+    }
+    if std::env::var_os("CLOUDTRAIL_BENCH_DIR").is_none() {
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    println!(
+        "corpus: {} files, {events} events, {:.1} MB gzipped, {:.1} MB raw; best of {runs}",
+        paths.len(),
+        gz_bytes as f64 / 1e6,
+        raw_bytes as f64 / 1e6
+    );
+    println!(
+        "{:<30} {:>9} {:>13} {:>10} {:>12}",
+        "", "seconds", "events/s", "MB/s", "vs gzip -dc"
+    );
+    let reference = rows[0].as_secs_f64();
+    let names = [
+        "gzip -dc > /dev/null",
+        "read + gunzip",
+        "read + gunzip + parse",
+        "parse only (in memory)",
+    ];
+    for (name, d) in names.iter().zip(rows) {
+        let s = d.as_secs_f64();
+        println!(
+            "{name:<30} {s:>9.3} {:>13.0} {:>10.1} {:>11.2}x",
+            events as f64 / s,
+            raw_bytes as f64 / 1e6 / s,
+            reference / s
+        );
+    }
+}
+
+/// A fixed workload for profilers (`perf record`, `valgrind --tool=callgrind
+/// --toggle-collect='*parse_log*'`): the first `CLOUDTRAIL_BENCH_FILES` files (default
+/// 300) under `CLOUDTRAIL_BENCH_DIR` (else a generated 32 MB corpus), decompressed
+/// once, then parsed `CLOUDTRAIL_BENCH_RUNS` times (default 1). Prints the bytes
+/// parsed per run, so that instruction counts can be put per byte.
+#[test]
+#[ignore = "profiling workload; run under perf or callgrind"]
+fn parse_profile() {
+    let runs = env_usize("CLOUDTRAIL_BENCH_RUNS", 1);
+    let files = env_usize("CLOUDTRAIL_BENCH_FILES", 300);
+    let tmp = std::env::temp_dir().join(format!("cloudtrail-profile-{}", std::process::id()));
+    let mut paths = Vec::new();
+    match std::env::var_os("CLOUDTRAIL_BENCH_DIR") {
+        Some(dir) => gz_files_under(std::path::Path::new(&dir), &mut paths),
+        None => {
+            std::fs::create_dir_all(&tmp).unwrap();
+            paths = write_corpus(&tmp, 32);
+        }
+    }
+    paths.truncate(files);
+    let plain: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| {
+            decompress(&std::fs::read(p).unwrap(), 1 << 30)
+                .unwrap()
+                .into_owned()
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&tmp);
+    let mut events = 0;
+    let mut fastest = Duration::MAX;
+    for _ in 0..runs {
+        let t = Instant::now();
+        for p in &plain {
+            events += black_box(parse_log(black_box(p)).unwrap().records.len());
+        }
+        fastest = fastest.min(t.elapsed());
+    }
+    let bytes = plain.iter().map(Vec::len).sum::<usize>();
+    println!(
+        "{} files, {bytes} bytes, {events} events parsed in {runs} runs; \
+         fastest run {:.1} ms, {:.0} MB/s",
+        plain.len(),
+        fastest.as_secs_f64() * 1e3,
+        bytes as f64 / 1e6 / fastest.as_secs_f64()
+    );
 }
 
 #[test]
