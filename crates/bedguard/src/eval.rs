@@ -31,6 +31,8 @@ struct ScenarioResult {
     /// Highest severity of a matching finding.
     max_severity: Option<f64>,
     finding_types: Vec<String>,
+    /// Why: the signals of the most severe matching finding (JSON output only).
+    signals: Vec<String>,
 }
 
 /// One seed's totals.
@@ -67,7 +69,8 @@ fn run_in(cfg: &Config, args: &EvalArgs, work: &std::path::Path) -> Result<()> {
         let learn_until = sim_cfg.start_ms + i64::from(sim_cfg.warmup_days) * 86_400_000;
         let ordinary_days = f64::from(sim_cfg.days.saturating_sub(sim_cfg.warmup_days));
         let mut pipeline =
-            crate::build_pipeline(&cfg, Mode::LearnOnly, KeyPolicy::CloudTrailOnly, Vec::new())?;
+            crate::build_pipeline(&cfg, Mode::LearnOnly, KeyPolicy::CloudTrailOnly, Vec::new())?
+                .with_batch_events(cfg.state.replay_batch_events);
         let mut simulation = sim::Simulation::new(sim_cfg);
         let mut findings: Vec<Finding> = Vec::new();
         let mut events = 0u64;
@@ -87,7 +90,7 @@ fn run_in(cfg: &Config, args: &EvalArgs, work: &std::path::Path) -> Result<()> {
                 key: &file.key,
                 etag: None,
             };
-            if let Outcome::Committed { findings: f, .. } = pipeline.process(id, &file.json)? {
+            if let Outcome::Processed { findings: f, .. } = pipeline.process(id, &file.json)? {
                 findings.extend(f);
             }
         }
@@ -100,12 +103,20 @@ fn run_in(cfg: &Config, args: &EvalArgs, work: &std::path::Path) -> Result<()> {
                 l.event_ids.iter().map(String::as_str).collect();
             let mut max_severity: Option<f64> = None;
             let mut types = Vec::new();
+            let mut signals = Vec::new();
             for (i, f) in findings.iter().enumerate() {
                 let same = f.principal.key == l.principal;
                 let by_event = f.event_ids.iter().any(|e| ids.contains(e.as_str()));
                 let by_time = same && f.first_seen <= l.end_ms && f.last_seen >= l.start_ms;
                 if by_event || by_time {
                     matched[i] = true;
+                    if max_severity.is_none_or(|m| f.severity > m) {
+                        signals = f
+                            .signals
+                            .iter()
+                            .map(|s| format!("{} {:.1}: {}", s.name, s.score, s.detail))
+                            .collect();
+                    }
                     max_severity =
                         Some(max_severity.map_or(f.severity, |m: f64| m.max(f.severity)));
                     types.push(f.finding_type.clone());
@@ -120,6 +131,7 @@ fn run_in(cfg: &Config, args: &EvalArgs, work: &std::path::Path) -> Result<()> {
                 principal: l.principal.clone(),
                 max_severity,
                 finding_types: types,
+                signals,
             });
         }
         let mut unmatched_by_type = BTreeMap::new();

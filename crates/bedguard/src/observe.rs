@@ -31,7 +31,13 @@ pub fn observation(rec: &Record<'_>, en: &Enrichment<'_>) -> Option<Observation>
     let user_agent = rec.user_agent.as_deref().map(str::to_string);
     let client = en.ua.normalize(user_agent.as_deref().unwrap_or(""));
     let bedrock = bedrock_surface(rec);
-    let (output_s3_uri, output_external) = customization_output(rec);
+    let s3 = detect::s3::references(
+        rec.request_parameters.map(|r| r.get()),
+        rec.resources
+            .iter()
+            .flatten()
+            .map(|r| (r.arn.as_deref(), r.account_id.as_deref())),
+    );
     Some(Observation {
         event_id: rec.event_id.as_deref().unwrap_or_default().to_string(),
         event_time,
@@ -55,61 +61,6 @@ pub fn observation(rec: &Record<'_>, en: &Enrichment<'_>) -> Option<Observation>
         geo,
         user_agent,
         client,
-        output_s3_uri,
-        output_external,
+        s3,
     })
-}
-
-/// For model customization jobs: the output S3 URI, and whether its bucket is
-/// outside the account when the record's `resources` say who owns it.
-fn customization_output(rec: &Record<'_>) -> (Option<String>, Option<bool>) {
-    if rec.event_name != "CreateModelCustomizationJob"
-        && rec.event_name != "CreateModelInvocationJob"
-    {
-        return (None, None);
-    }
-    let Some(params) = rec.request_parameters else {
-        return (None, None);
-    };
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Params {
-        output_data_config: Option<Output>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Output {
-        s3_uri: Option<String>,
-        s3_output_data_config: Option<Box<Output>>,
-    }
-    let Ok(p) = serde_json::from_str::<Params>(params.get()) else {
-        return (None, None);
-    };
-    let uri = p.output_data_config.and_then(|o| {
-        o.s3_uri
-            .or_else(|| o.s3_output_data_config.and_then(|i| i.s3_uri))
-    });
-    let Some(uri) = uri else { return (None, None) };
-    let bucket = uri
-        .strip_prefix("s3://")
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_default()
-        .to_string();
-    let account = rec.recipient_account_id.as_deref();
-    // CloudTrail lists the buckets a call touched in `resources`, with the owner's
-    // account id when it knows it.
-    let external = rec.resources.as_ref().and_then(|rs| {
-        rs.iter().find_map(|r| {
-            let arn = r.arn.as_deref()?;
-            if arn.ends_with(&format!(":::{bucket}")) {
-                Some(match (r.account_id.as_deref(), account) {
-                    (Some(owner), Some(me)) => owner != me,
-                    _ => return None,
-                })
-            } else {
-                None
-            }
-        })
-    });
-    (Some(uri), external)
 }

@@ -60,8 +60,7 @@ fn obs(principal: usize, t: i64, n: u64) -> Observation {
             os: None,
             generic: false,
         },
-        output_s3_uri: None,
-        output_external: None,
+        s3: Vec::new(),
     }
 }
 

@@ -44,8 +44,30 @@ pub struct Group {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum When {
-    /// The output S3 bucket belongs to another account.
+    /// The record names another account as the owner of an output bucket (a sibling
+    /// owner field of the output location, or the `accountId` of its `resources` entry).
     OutputExternal,
+    /// An output bucket the account has never been seen to use, other than the call's
+    /// own input bucket (see [`crate::s3`]).
+    OutputUnfamiliar,
+}
+
+/// A call that makes AWS write data to an S3 location named in its request: which
+/// request fields hold the output location, and which hold its inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// `source:EventName`.
+    pub api: String,
+    /// Dotted `requestParameters` paths of output locations, array indices dropped
+    /// (`outputDataConfig.s3OutputDataConfig.s3Uri`).
+    pub outputs: Vec<String>,
+    /// The same for the call's input locations: output into one of them is as
+    /// trusted as the input.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// What is written, for explanations: `custom model artefacts`.
+    pub what: String,
 }
 
 /// A single call that matters in itself.
@@ -133,6 +155,9 @@ pub struct Catalogue {
     /// Sequences.
     #[serde(default, rename = "sequence")]
     pub sequences: Vec<Sequence>,
+    /// Calls that write to S3 locations their request names.
+    #[serde(default, rename = "output")]
+    pub outputs: Vec<Output>,
 }
 
 /// The fallback finding type of a Bedrock call in no group.
@@ -147,6 +172,7 @@ impl Catalogue {
             groups: vec![],
             rules: vec![],
             sequences: vec![],
+            outputs: vec![],
         })
     }
 
@@ -165,6 +191,11 @@ impl Catalogue {
     /// The group an API (`source:EventName`) belongs to.
     pub fn group_of(&self, api: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.apis.iter().any(|a| a == api))
+    }
+
+    /// The output description of an API, when it writes to S3 locations it names.
+    pub fn output_of(&self, api: &str) -> Option<&Output> {
+        self.outputs.iter().find(|o| o.api == api)
     }
 
     /// Whether an API is in the catalogue at all.
@@ -240,6 +271,31 @@ impl Catalogue {
                 bad(format!("{p}.bits"), "must be a non-negative number".into());
             }
         };
+        let mut output_apis = BTreeSet::new();
+        for (i, o) in self.outputs.iter().enumerate() {
+            let p = format!("output[{i}]");
+            if !apis.contains(o.api.as_str()) {
+                bad(format!("{p}.api"), format!("{:?} is in no group", o.api));
+            } else if !output_apis.insert(o.api.as_str()) {
+                bad(
+                    format!("{p}.api"),
+                    format!("{:?} is described twice", o.api),
+                );
+            }
+            if o.outputs.is_empty() {
+                bad(format!("{p}.outputs"), "is empty".into());
+            }
+            for (k, list) in [("outputs", &o.outputs), ("inputs", &o.inputs)] {
+                for (j, f) in list.iter().enumerate() {
+                    if !valid_field(f) {
+                        bad(
+                            format!("{p}.{k}[{j}]"),
+                            format!("{f:?} is not a dotted requestParameters path"),
+                        );
+                    }
+                }
+            }
+        }
         for (i, r) in self.rules.iter().enumerate() {
             let p = format!("rule[{i}]");
             check_common(&mut bad, &p, &r.id, &r.finding_type, r.floor, r.bits);
@@ -249,6 +305,11 @@ impl Catalogue {
             for (j, a) in r.apis.iter().enumerate() {
                 if !apis.contains(a.as_str()) {
                     bad(format!("{p}.apis[{j}]"), format!("{a:?} is in no group"));
+                } else if r.when.is_some() && !output_apis.contains(a.as_str()) {
+                    bad(
+                        format!("{p}.apis[{j}]"),
+                        format!("{a:?} has no [[output]] entry for `when` to judge"),
+                    );
                 }
             }
         }
@@ -303,6 +364,13 @@ fn valid_api(a: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// `a.b.c`: non-empty ASCII identifiers joined by dots.
+fn valid_field(f: &str) -> bool {
+    !f.is_empty()
+        && f.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
 /// `ThreatPurpose:ResourceType/ThreatFamily`, GuardDuty's shape.
@@ -411,6 +479,61 @@ detail = "d"
                 "sequence[0].steps[1]",
                 "sequence[1].after",
                 "sequence[1].then",
+            ]
+        );
+    }
+
+    #[test]
+    fn outputs_name_request_fields_and_rules_need_them() {
+        let c = Catalogue::builtin();
+        let o = c.output_of("bedrock:CreateModelCustomizationJob").unwrap();
+        assert_eq!(o.outputs, ["outputDataConfig.s3Uri"]);
+        assert!(o.inputs.iter().any(|f| f == "trainingDataConfig.s3Uri"));
+        assert_eq!(
+            c.output_of("bedrock:CreateModelInvocationJob")
+                .unwrap()
+                .outputs,
+            ["outputDataConfig.s3OutputDataConfig.s3Uri"]
+        );
+        assert!(c.output_of("bedrock:InvokeModel").is_none());
+        for r in c.rules.iter().filter(|r| r.when.is_some()) {
+            for a in &r.apis {
+                assert!(c.output_of(a).is_some(), "{} {a}", r.id);
+            }
+        }
+        let s = r#"
+version = 1
+[[group]]
+name = "g"
+finding_type = "A:B/C"
+apis = ["bedrock:X", "bedrock:Y"]
+[[rule]]
+id = "r"
+apis = ["bedrock:Y"]
+when = "output_unfamiliar"
+finding_type = "A:B/C"
+detail = "d"
+[[output]]
+api = "bedrock:X"
+outputs = ["a..b"]
+what = "w"
+[[output]]
+api = "bedrock:Z"
+outputs = []
+what = "w"
+"#;
+        let paths: Vec<String> = Catalogue::from_toml(s)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                "output[0].outputs[0]",
+                "output[1].api",
+                "output[1].outputs",
+                "rule[0].apis[0]",
             ]
         );
     }

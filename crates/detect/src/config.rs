@@ -40,8 +40,16 @@ pub struct DetectConfig {
     pub bucket_infrequent_share: f64,
     /// Weight of the account's probability in the blend with the principal's (0.2).
     pub account_blend: f64,
-    /// Surprise below this many bits contributes nothing (3 bits: p >= 1/8).
+    /// A feature value this unsurprising or less is ordinary variety and counts for
+    /// nothing; a more surprising one counts in full (3 bits: p >= 1/8).
     pub novelty_free_bits: f64,
+    /// Subtracted once from a call's combined novelty (3 bits): with a dozen features
+    /// looked at, one value below 1/8 on some call is expected, not evidence.
+    pub novelty_call_allowance_bits: f64,
+    /// Novelty from a single aspect (where, client, credential, activity) never exceeds
+    /// this (10 bits: Low): a trip, a failover or a new laptop alone is not Medium;
+    /// Medium needs a second, independent aspect, or volume, fan-out, a rule or a sequence.
+    pub single_aspect_max_bits: f64,
     /// Weight of all but the strongest feature inside a correlated group (0.3).
     pub correlation_discount: f64,
     /// Per-feature weights of novelty.
@@ -52,6 +60,8 @@ pub struct DetectConfig {
     pub fanout: FanoutConfig,
     /// Impossible travel between geolocated calls.
     pub travel: TravelConfig,
+    /// The account's familiar S3 buckets, against which job outputs are judged.
+    pub buckets: BucketsConfig,
     /// Windows of the catalogue's sequences.
     pub sequences: SequenceConfig,
     /// From bits to severity.
@@ -77,11 +87,14 @@ impl Default for DetectConfig {
             bucket_infrequent_share: 0.02,
             account_blend: 0.2,
             novelty_free_bits: 3.0,
+            novelty_call_allowance_bits: 3.0,
+            single_aspect_max_bits: 10.0,
             correlation_discount: 0.3,
             feature_weights: FeatureWeights::default(),
             volume: VolumeConfig::default(),
             fanout: FanoutConfig::default(),
             travel: TravelConfig::default(),
+            buckets: BucketsConfig::default(),
             sequences: SequenceConfig::default(),
             severity: SeverityConfig::default(),
             aggregation: AggregationConfig::default(),
@@ -107,6 +120,8 @@ pub struct FeatureWeights {
     pub ua_version: f64,
     /// Generic HTTP client rather than an SDK (1.0).
     pub generic_client: f64,
+    /// Client operating system, the device (1.0: a platform does not churn routinely).
+    pub ua_os: f64,
     /// Credential class (1.0).
     pub credential: f64,
     /// Bedrock API (0.5).
@@ -126,6 +141,7 @@ impl Default for FeatureWeights {
             ua_family: 1.0,
             ua_version: 0.25,
             generic_client: 1.0,
+            ua_os: 1.0,
             credential: 1.0,
             api: 0.5,
             model: 0.5,
@@ -207,6 +223,30 @@ impl Default for TravelConfig {
             max_speed_kmh: 1000.0,
             min_distance_km: 500.0,
             bits: 8.0,
+        }
+    }
+}
+
+/// The S3 buckets an account is seen to use (see `detect::s3`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BucketsConfig {
+    /// Half-life of bucket counts (7776000: 90 days). Buckets are used in slower
+    /// rhythms than places and clients: a monthly training run still knows its bucket.
+    pub half_life_secs: u64,
+    /// Buckets tracked per account (64); the least used are forgotten first.
+    pub max_per_account: u32,
+    /// An account seen to use fewer buckets than this is not judged on unfamiliar
+    /// output buckets (1): without any S3 visibility every bucket would be new.
+    pub min_known: u32,
+}
+
+impl Default for BucketsConfig {
+    fn default() -> Self {
+        Self {
+            half_life_secs: 90 * 86_400,
+            max_per_account: 64,
+            min_known: 1,
         }
     }
 }
@@ -416,6 +456,18 @@ impl DetectConfig {
         if !finite_nonneg(self.novelty_free_bits) {
             bad("novelty_free_bits", "must be a non-negative number".into());
         }
+        if !finite_nonneg(self.novelty_call_allowance_bits) {
+            bad(
+                "novelty_call_allowance_bits",
+                "must be a non-negative number".into(),
+            );
+        }
+        if !finite_nonneg(self.single_aspect_max_bits) {
+            bad(
+                "single_aspect_max_bits",
+                "must be a non-negative number".into(),
+            );
+        }
         let w = &self.feature_weights;
         for (k, v) in [
             ("country", w.country),
@@ -424,6 +476,7 @@ impl DetectConfig {
             ("ua_family", w.ua_family),
             ("ua_version", w.ua_version),
             ("generic_client", w.generic_client),
+            ("ua_os", w.ua_os),
             ("credential", w.credential),
             ("api", w.api),
             ("model", w.model),
@@ -481,6 +534,15 @@ impl DetectConfig {
         }
         if !finite_nonneg(self.travel.bits) {
             bad("travel.bits", "must be a non-negative number".into());
+        }
+        if self.buckets.half_life_secs == 0 {
+            bad("buckets.half_life_secs", "must be positive".into());
+        }
+        if self.buckets.max_per_account == 0 || self.buckets.max_per_account > 4096 {
+            bad(
+                "buckets.max_per_account",
+                format!("{} is not in 1..=4096", self.buckets.max_per_account),
+            );
         }
         let s = &self.sequences;
         for (k, x) in [

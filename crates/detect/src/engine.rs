@@ -15,6 +15,7 @@ use crate::finding::{
 use crate::novelty::{self, Baseline, FeatureGroup, FeatureScore, round3};
 use crate::observation::Observation;
 use crate::profile::{FeatureValues, Profile, api_key, feature_values, hour_index};
+use crate::s3::{Buckets, OutputJudgement};
 use crate::sequence::SequenceState;
 use crate::severity::{of_bits, round1};
 use crate::suppress::Suppressor;
@@ -51,6 +52,10 @@ pub struct PrincipalState {
 pub struct AccountState {
     /// The account's baseline.
     pub profile: Profile,
+    /// The S3 buckets the account is seen to use (bounded by
+    /// `buckets.max_per_account`).
+    #[serde(default)]
+    pub buckets: Buckets,
 }
 
 /// The detector's judgement of one scored call, emitted or not.
@@ -177,6 +182,15 @@ impl Detector {
             cfg,
             cfg.account_max_values_per_feature as usize,
         );
+        if !obs.s3.is_empty() {
+            account.buckets.observe(
+                &obs.s3,
+                &obs.account_id,
+                obs.event_time,
+                cfg.buckets.half_life_secs as f64 * 1000.0,
+                cfg.buckets.max_per_account as usize,
+            );
+        }
     }
 
     /// Score one call, fold it into findings, and learn it unless it is an attack.
@@ -235,10 +249,11 @@ impl Detector {
         let mut seq_ids = Vec::new();
         self.novelty_evidence(&features, &mut ev);
         let travel = self.travel_evidence(obs, &principal.profile, &mut ev);
-        let novelty_bits = novelty::combine(&features, &travel, self.cfg.correlation_discount);
+        let combined = novelty::combine(&features, &travel, &self.cfg);
+        let novelty_bits = combined.bits;
         self.volume_evidence(obs, &principal.profile, hour_calls, &mut ev);
         self.fanout_evidence(&principal.profile, &regions, &mut ev);
-        self.catalogue_evidence(obs, &api, group, &mut ev);
+        self.catalogue_evidence(obs, &api, group, account, baseline, &mut ev);
         for h in &hits {
             if let Some(s) = self.catalogue.sequences.get(h.index) {
                 ev.push(Evidence {
@@ -437,6 +452,8 @@ impl Detector {
         obs: &Observation,
         api: &str,
         group: Option<&Group>,
+        account: &AccountState,
+        baseline: Baseline,
         ev: &mut Vec<Evidence>,
     ) {
         if let Some(g) = group.filter(|g| g.bits > 0.0) {
@@ -450,22 +467,45 @@ impl Detector {
                 finding_type: None,
             });
         }
+        let output = self.catalogue.output_of(api);
+        let judgement = output.map(|o| {
+            let min_known = if baseline == Baseline::None {
+                // A learning account's bucket knowledge is too thin to call one new.
+                usize::MAX
+            } else {
+                self.cfg.buckets.min_known as usize
+            };
+            account
+                .buckets
+                .judge(&obs.s3, &o.outputs, &o.inputs, &obs.account_id, min_known)
+        });
         for r in self
             .catalogue
             .rules
             .iter()
             .filter(|r| r.apis.iter().any(|a| a == api))
         {
-            let holds = match r.when {
-                None => true,
-                Some(When::OutputExternal) => obs.output_external == Some(true),
-            };
-            if !holds {
-                continue;
-            }
-            let detail = match (&r.when, &obs.output_s3_uri) {
-                (Some(When::OutputExternal), Some(uri)) => format!("{} (output {uri})", r.detail),
-                _ => r.detail.clone(),
+            let detail = match (r.when, &judgement, output) {
+                (None, _, _) => r.detail.clone(),
+                (
+                    Some(When::OutputExternal),
+                    Some(OutputJudgement::External { bucket, owner }),
+                    Some(o),
+                ) => format!(
+                    "{} ({} to s3://{bucket}, owned by account {owner}, not {})",
+                    r.detail, o.what, obs.account_id
+                ),
+                (
+                    Some(When::OutputUnfamiliar),
+                    Some(OutputJudgement::Unfamiliar { bucket, known }),
+                    Some(o),
+                ) => format!(
+                    "{} ({} to s3://{bucket}; the account has been seen using {known} other bucket{}, never this one, and it is not the job's input)",
+                    r.detail,
+                    o.what,
+                    if *known == 1 { "" } else { "s" }
+                ),
+                _ => continue,
             };
             ev.push(Evidence {
                 kind: SignalKind::Rule,

@@ -131,7 +131,7 @@ pub struct Signal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureExplanation {
     /// Feature name: `country`, `asn`, `city`, `ua_family`, `ua_version`,
-    /// `generic_client`, `credential`, `api`, `model`, `region`.
+    /// `generic_client`, `ua_os`, `credential`, `api`, `model`, `region`.
     pub feature: String,
     /// The observed value.
     pub observed: String,

@@ -10,6 +10,7 @@
 //! - [`profile`]: per-principal and per-account baselines.
 //! - [`novelty`], [`volume`], [`travel`]: the statistical signals.
 //! - [`catalogue`], [`sequence`]: the Bedrock API catalogue, its rules and sequences.
+//! - [`s3`]: the S3 locations a call names and the account's familiar buckets.
 //! - [`severity`], [`suppress`], [`engine`]: combining, suppressing, aggregating.
 
 pub mod catalogue;
@@ -20,6 +21,7 @@ pub mod finding;
 pub mod novelty;
 pub mod observation;
 pub mod profile;
+pub mod s3;
 pub mod sequence;
 pub mod severity;
 pub mod suppress;
@@ -35,4 +37,5 @@ pub use finding::{
 pub use novelty::Baseline;
 pub use observation::{Client, Geo, NetClass, Observation};
 pub use profile::{Feature, Profile, ProfileSummary};
+pub use s3::{Buckets, S3Ref};
 pub use sequence::SequenceState;

@@ -3,11 +3,23 @@
 //! The principal's predictive probability (decayed counts plus Good-Turing-style missing
 //! mass, see [`crate::counter`]) is blended with the account's, so a value usual in the
 //! account is less surprising. A principal still learning is judged by its account alone.
-//! Surprise is `-log2 p`; bits below `novelty_free_bits` count for nothing, the rest are
-//! weighted per feature and combined per correlated group (network: country, ASN, city;
-//! client: family, version, generic flag): the strongest feature counts in full and the
-//! others times `correlation_discount`, since a new country nearly always brings a new
-//! ASN and city and is one piece of evidence, not three.
+//! Surprise is `-log2 p`. A value at most `novelty_free_bits` surprising is ordinary
+//! variety and counts for nothing; a more surprising one counts in full, times its
+//! feature's weight (the truncated product of p-values: only the small ones are
+//! combined, each for what it is).
+//!
+//! Features are combined per *aspect*, a group of features that change together:
+//! where (country, ASN, city, region, and impossible travel: a workload's source
+//! address is in the region it runs in, a person calls the region near them), client
+//! (family, version, generic flag, operating system), credential, and activity (API,
+//! model). Inside an aspect the strongest feature counts in full and the others times
+//! `correlation_discount`: a new country nearly always brings a new ASN and city, one
+//! piece of evidence, not three. Independent aspects add, so two unseen aspects of a
+//! principal with a long, stable history are jointly improbable. From the sum,
+//! `novelty_call_allowance_bits` is taken once (with a dozen features looked at, some
+//! value below 1/8 on some call is expected); and when only one aspect carries
+//! evidence the result is capped at `single_aspect_max_bits`: a trip, a failover or a
+//! new laptop alone stays Low, Medium needs corroboration.
 
 use serde::{Deserialize, Serialize};
 
@@ -40,13 +52,15 @@ impl Baseline {
     }
 }
 
-/// Correlated groups of features.
+/// Correlated groups of features: the aspects of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FeatureGroup {
-    /// Country, ASN, city (and impossible travel).
+    /// Where: country, ASN, city, region (and impossible travel).
     Network,
-    /// User-agent family, version, generic flag.
+    /// User-agent family, version, generic flag, operating system.
     Client,
+    /// What is done: Bedrock API and model.
+    Activity,
     /// A feature on its own.
     Own(Feature),
 }
@@ -55,8 +69,13 @@ impl Feature {
     /// The correlated group of a feature.
     pub fn group(self) -> FeatureGroup {
         match self {
-            Feature::Country | Feature::Asn | Feature::City => FeatureGroup::Network,
-            Feature::UaFamily | Feature::UaVersion | Feature::GenericClient => FeatureGroup::Client,
+            Feature::Country | Feature::Asn | Feature::City | Feature::Region => {
+                FeatureGroup::Network
+            }
+            Feature::UaFamily | Feature::UaVersion | Feature::GenericClient | Feature::UaOs => {
+                FeatureGroup::Client
+            }
+            Feature::Api | Feature::Model => FeatureGroup::Activity,
             f => FeatureGroup::Own(f),
         }
     }
@@ -71,6 +90,7 @@ impl Feature {
             Feature::UaFamily => w.ua_family,
             Feature::UaVersion => w.ua_version,
             Feature::GenericClient => w.generic_client,
+            Feature::UaOs => w.ua_os,
             Feature::Credential => w.credential,
             Feature::Api => w.api,
             Feature::Model => w.model,
@@ -93,7 +113,8 @@ pub struct FeatureScore {
     pub probability: f64,
     /// `-log2 probability`.
     pub surprise_bits: f64,
-    /// Bits it contributes after the free allowance and its weight (before grouping).
+    /// Bits it contributes: its weighted surprise when above the free allowance, else 0
+    /// (before grouping).
     pub weighted_bits: f64,
     /// Bucket in the judging baseline.
     pub bucket: Bucket,
@@ -161,10 +182,11 @@ pub fn score(
         };
         let odds = judge.odds(&v, now, hl, alpha);
         let surprise_bits = -probability.max(f64::MIN_POSITIVE).log2();
-        let weighted_bits = if baseline == Baseline::None {
+        let weighted_bits = if baseline == Baseline::None || surprise_bits <= cfg.novelty_free_bits
+        {
             0.0
         } else {
-            (surprise_bits - cfg.novelty_free_bits).max(0.0) * f.weight(cfg)
+            surprise_bits * f.weight(cfg)
         };
         out.push(FeatureScore {
             feature: f,
@@ -185,9 +207,25 @@ pub fn score(
     out
 }
 
-/// Combine weighted bits per correlated group: the strongest in full, the rest discounted.
+/// A call's combined novelty.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Combined {
+    /// Bits, after the call allowance and the single-aspect cap.
+    pub bits: f64,
+    /// Aspects (correlated groups) that carried evidence.
+    pub aspects: usize,
+    /// Whether the single-aspect cap lowered `bits`.
+    pub capped: bool,
+}
+
+/// Combine weighted bits per correlated group (the strongest in full, the rest
+/// discounted), add the groups, take the call allowance once, and cap a lone aspect.
 /// `extra` adds members (impossible travel joins the network group).
-pub fn combine(scores: &[FeatureScore], extra: &[(FeatureGroup, f64)], discount: f64) -> f64 {
+pub fn combine(
+    scores: &[FeatureScore],
+    extra: &[(FeatureGroup, f64)],
+    cfg: &DetectConfig,
+) -> Combined {
     let mut groups: Vec<(FeatureGroup, Vec<f64>)> = Vec::new();
     let all = scores
         .iter()
@@ -199,12 +237,121 @@ pub fn combine(scores: &[FeatureScore], extra: &[(FeatureGroup, f64)], discount:
             None => groups.push((g, vec![b])),
         }
     }
-    groups
+    let per_group: Vec<f64> = groups
         .iter()
         .map(|(_, v)| {
             let max = v.iter().copied().fold(0.0, f64::max);
             let sum: f64 = v.iter().sum();
-            max + discount * (sum - max)
+            max + cfg.correlation_discount * (sum - max)
         })
-        .sum()
+        .collect();
+    let aspects = per_group.iter().filter(|b| **b > 0.0).count();
+    let bits = (per_group.iter().sum::<f64>() - cfg.novelty_call_allowance_bits).max(0.0);
+    let capped = aspects <= 1 && bits > cfg.single_aspect_max_bits;
+    Combined {
+        bits: if capped {
+            cfg.single_aspect_max_bits
+        } else {
+            bits
+        },
+        aspects,
+        capped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counter::ValueOdds;
+
+    fn fs(feature: Feature, weighted_bits: f64) -> FeatureScore {
+        FeatureScore {
+            feature,
+            observed: String::new(),
+            odds: ValueOdds {
+                count: 0.0,
+                share: 0.0,
+                probability: 1.0,
+                seen: false,
+            },
+            probability: 1.0,
+            surprise_bits: weighted_bits,
+            weighted_bits,
+            bucket: Bucket::Unseen,
+            baseline: Baseline::Principal,
+            usual: vec![],
+        }
+    }
+
+    #[test]
+    fn aspects_group_the_features_that_move_together() {
+        for f in [
+            Feature::Country,
+            Feature::Asn,
+            Feature::City,
+            Feature::Region,
+        ] {
+            assert_eq!(f.group(), FeatureGroup::Network, "{f:?}");
+        }
+        for f in [
+            Feature::UaFamily,
+            Feature::UaVersion,
+            Feature::GenericClient,
+            Feature::UaOs,
+        ] {
+            assert_eq!(f.group(), FeatureGroup::Client, "{f:?}");
+        }
+        assert_eq!(Feature::Api.group(), FeatureGroup::Activity);
+        assert_eq!(Feature::Model.group(), FeatureGroup::Activity);
+        assert_eq!(
+            Feature::Credential.group(),
+            FeatureGroup::Own(Feature::Credential)
+        );
+    }
+
+    #[test]
+    fn independent_aspects_add_and_pay_the_allowance_once() {
+        let cfg = DetectConfig::default();
+        // Two unseen aspects of a stable principal (~8 bits each): jointly Medium.
+        let c = combine(&[fs(Feature::Asn, 8.0), fs(Feature::UaOs, 8.0)], &[], &cfg);
+        assert_eq!(c.aspects, 2);
+        assert!(!c.capped);
+        assert!((c.bits - (16.0 - cfg.novelty_call_allowance_bits)).abs() < 1e-9);
+        assert!(c.bits >= cfg.severity.medium_bits);
+        // Inside an aspect: the strongest in full, the rest discounted.
+        let c = combine(
+            &[
+                fs(Feature::Country, 8.0),
+                fs(Feature::Asn, 6.0),
+                fs(Feature::UaOs, 5.0),
+            ],
+            &[],
+            &cfg,
+        );
+        let want = 8.0 + cfg.correlation_discount * 6.0 + 5.0 - cfg.novelty_call_allowance_bits;
+        assert!((c.bits - want).abs() < 1e-9, "{c:?}");
+        // Nothing surprising: nothing.
+        let c = combine(&[fs(Feature::Asn, 0.0), fs(Feature::Model, 0.0)], &[], &cfg);
+        assert_eq!((c.bits, c.aspects), (0.0, 0));
+    }
+
+    #[test]
+    fn one_aspect_alone_is_capped_below_medium() {
+        let cfg = DetectConfig::default();
+        // A failover: new ASN, city and region, and an "impossible" jump between
+        // datacentres: all one change of place.
+        let c = combine(
+            &[
+                fs(Feature::Asn, 9.0),
+                fs(Feature::City, 4.5),
+                fs(Feature::Region, 6.5),
+            ],
+            &[(FeatureGroup::Network, cfg.travel.bits)],
+            &cfg,
+        );
+        assert_eq!(c.aspects, 1);
+        assert!(c.capped);
+        assert_eq!(c.bits, cfg.single_aspect_max_bits);
+        assert!(c.bits < cfg.severity.medium_bits);
+    }
 }

@@ -6,6 +6,8 @@
 use cloudtrail::{BedrockSurface, CredentialClass, PrincipalKind, time::EpochMillis};
 use serde::{Deserialize, Serialize};
 
+use crate::s3::S3Ref;
+
 /// Where a call came from, network-wise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,9 +95,9 @@ pub struct Observation {
     pub user_agent: Option<String>,
     /// Normalised user agent.
     pub client: Client,
-    /// For CreateModelCustomizationJob and similar: the output S3 URI.
-    pub output_s3_uri: Option<String>,
-    /// For CreateModelCustomizationJob and similar: whether the output bucket belongs
-    /// to another account, when CloudTrail says so (`None`: unknown).
-    pub output_external: Option<bool>,
+    /// Every S3 bucket the record names, with the request field it came from and its
+    /// owner when the record says ([`crate::s3::references`]): teaches the account's
+    /// buckets, and the catalogue's `[[output]]` fields are judged against them.
+    #[serde(default)]
+    pub s3: Vec<S3Ref>,
 }

@@ -29,6 +29,8 @@ pub enum Feature {
     UaVersion,
     /// `generic` or `sdk`.
     GenericClient,
+    /// The client's operating system (`Windows`, `macOS`, `Linux`, ...): the device.
+    UaOs,
     /// Credential class.
     Credential,
     /// `bedrock:InvokeModel` (Bedrock calls only).
@@ -43,13 +45,14 @@ pub enum Feature {
 
 impl Feature {
     /// Every feature, in display order.
-    pub const ALL: [Feature; 11] = [
+    pub const ALL: [Feature; 12] = [
         Feature::Country,
         Feature::City,
         Feature::Asn,
         Feature::UaFamily,
         Feature::UaVersion,
         Feature::GenericClient,
+        Feature::UaOs,
         Feature::Credential,
         Feature::Api,
         Feature::Model,
@@ -58,13 +61,14 @@ impl Feature {
     ];
 
     /// The features scored for novelty on Bedrock calls.
-    pub const SCORED: [Feature; 10] = [
+    pub const SCORED: [Feature; 11] = [
         Feature::Country,
         Feature::Asn,
         Feature::City,
         Feature::UaFamily,
         Feature::UaVersion,
         Feature::GenericClient,
+        Feature::UaOs,
         Feature::Credential,
         Feature::Api,
         Feature::Model,
@@ -85,6 +89,7 @@ impl Feature {
             Self::UaFamily => "ua_family",
             Self::UaVersion => "ua_version",
             Self::GenericClient => "generic_client",
+            Self::UaOs => "ua_os",
             Self::Credential => "credential",
             Self::Api => "api",
             Self::Model => "model",
@@ -112,6 +117,13 @@ impl Feature {
             }),
             Self::GenericClient => (!family.is_empty())
                 .then(|| if obs.client.generic { "generic" } else { "sdk" }.to_string()),
+            Self::UaOs => obs
+                .client
+                .os
+                .as_deref()
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_string),
             Self::Credential => Some(obs.credential.as_str().to_string()),
             Self::Api => obs.bedrock.is_some().then(|| api_key(obs)),
             Self::Model => obs.model_id.clone().filter(|_| obs.bedrock.is_some()),
@@ -123,7 +135,7 @@ impl Feature {
 
 /// Every feature's value of one call, indexed by [`Feature::index`]: computed once and
 /// shared by scoring and both baselines.
-pub type FeatureValues = [Option<String>; 11];
+pub type FeatureValues = [Option<String>; 12];
 
 /// The values of every feature of `obs`.
 pub fn feature_values(obs: &Observation) -> FeatureValues {
@@ -255,6 +267,9 @@ pub struct Profile {
     pub ua_version: DecayedCounts<String>,
     /// Generic client or SDK.
     pub generic_client: DecayedCounts<String>,
+    /// Client operating systems.
+    #[serde(default)]
+    pub ua_os: DecayedCounts<String>,
     /// Credential classes.
     pub credential: DecayedCounts<String>,
     /// Bedrock APIs.
@@ -287,6 +302,7 @@ impl Profile {
             Feature::UaFamily => &self.ua_family,
             Feature::UaVersion => &self.ua_version,
             Feature::GenericClient => &self.generic_client,
+            Feature::UaOs => &self.ua_os,
             Feature::Credential => &self.credential,
             Feature::Api => &self.api,
             Feature::Model => &self.model,
@@ -303,6 +319,7 @@ impl Profile {
             Feature::UaFamily => &mut self.ua_family,
             Feature::UaVersion => &mut self.ua_version,
             Feature::GenericClient => &mut self.generic_client,
+            Feature::UaOs => &mut self.ua_os,
             Feature::Credential => &mut self.credential,
             Feature::Api => &mut self.api,
             Feature::Model => &mut self.model,

@@ -7,7 +7,7 @@
 use cloudtrail::{BedrockSurface, CredentialClass, PrincipalKind, time::parse_event_time};
 use detect::{
     AccountState, Baseline, Catalogue, Client, DetectConfig, Detector, Finding, Geo, NetClass,
-    Observation, PrincipalState, Severity, Verdict,
+    Observation, PrincipalState, S3Ref, Severity, Verdict,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -92,8 +92,7 @@ impl Obs {
             geo: frankfurt(),
             user_agent: Some("Boto3/1.34.1 md/Botocore#1.34.1 ua/2.0 os/linux".into()),
             client: boto3("1"),
-            output_s3_uri: None,
-            output_external: None,
+            s3: Vec::new(),
         })
     }
     fn non_bedrock(principal: &str, t: i64, source: &str, name: &str) -> Self {
@@ -213,6 +212,22 @@ impl World {
                     }
                     let t = t0() + d * DAY + h * HOUR + 59 * 60_000;
                     self.run(Obs::non_bedrock(who, t, "s3.amazonaws.com", "ListBuckets"));
+                    if h == 10 {
+                        // The account's own buckets show up in its S3 management calls.
+                        let bucket = if d % 2 == 0 {
+                            "acme-data"
+                        } else {
+                            "acme-models"
+                        };
+                        let mut o = Obs::non_bedrock(
+                            who,
+                            t + 30_000,
+                            "s3.amazonaws.com",
+                            "GetBucketLocation",
+                        );
+                        o.0.s3 = vec![s3ref("bucketName", bucket, None)];
+                        self.run(o);
+                    }
                 }
             }
         }
@@ -536,30 +551,124 @@ fn allowlisted_asn_is_counted_not_forwarded_and_rules_expire() {
     assert_eq!(v.suppressed, 0);
 }
 
+fn s3ref(field: &str, bucket: &str, owner: Option<&str>) -> S3Ref {
+    S3Ref {
+        field: field.into(),
+        bucket: bucket.into(),
+        owner: owner.map(str::to_string),
+    }
+}
+
+fn customization_job(t: i64, out: &str, train: &str) -> Obs {
+    let mut o = Obs::new(ALICE, t, "CreateModelCustomizationJob").control();
+    o.0.s3 = vec![
+        s3ref("outputDataConfig.s3Uri", out, None),
+        s3ref("trainingDataConfig.s3Uri", train, None),
+    ];
+    o
+}
+
+fn exfiltration(v: &Verdict) -> Option<&Finding> {
+    v.findings
+        .iter()
+        .find(|f| f.finding_type.starts_with("Exfiltration:"))
+}
+
 #[test]
-fn customization_to_external_bucket_is_high() {
+fn customization_output_to_a_known_bucket_or_its_own_input_is_quiet() {
     let mut w = World::with_history(DetectConfig::default());
     let t = w.end() + 15 * HOUR;
-    let mut o = Obs::new(ALICE, t, "CreateModelCustomizationJob").control();
-    o.0.output_s3_uri = Some("s3://attacker-bucket/out/".into());
-    o.0.output_external = Some(false);
-    let v = w.run(o);
-    assert!(
-        v.findings.is_empty(),
-        "same-account output is not exfiltration: {:#?}",
-        v.findings
+    let v = w.run(customization_job(t, "acme-models", "acme-data"));
+    assert!(exfiltration(&v).is_none(), "{:#?}", v.findings);
+    // A bucket never seen, but the job's own input: as trusted as the input.
+    let v = w.run(customization_job(
+        t + 60_000,
+        "team-scratch",
+        "team-scratch",
+    ));
+    assert!(exfiltration(&v).is_none(), "{:#?}", v.findings);
+}
+
+#[test]
+fn customization_output_to_an_unfamiliar_bucket_is_medium() {
+    let mut w = World::with_history(DetectConfig::default());
+    let t = w.end() + 15 * HOUR;
+    let v = w.run(customization_job(
+        t,
+        "model-exports-999988887777",
+        "acme-data",
+    ));
+    let f = exfiltration(&v).expect("unfamiliar output bucket");
+    assert_eq!(
+        f.finding_type,
+        "Exfiltration:Bedrock/CustomizationOutputUnfamiliar"
     );
-    let mut o = Obs::new(ALICE, t + 60_000, "CreateModelCustomizationJob").control();
-    o.0.output_s3_uri = Some("s3://attacker-bucket/out/".into());
-    o.0.output_external = Some(true);
+    assert!((5.0..7.0).contains(&f.severity), "{f:#?}");
+    assert!(f.description.contains("s3://model-exports-999988887777"));
+    assert!(
+        f.description.contains("2 other buckets"),
+        "{}",
+        f.description
+    );
+}
+
+#[test]
+fn customization_output_owned_by_another_account_is_high() {
+    let mut w = World::with_history(DetectConfig::default());
+    let t = w.end() + 15 * HOUR;
+    // The owner in `resources` outranks everything, even a bucket name the account knows.
+    let mut o = customization_job(t, "acme-models", "acme-data");
+    o.0.s3
+        .push(s3ref("resources", "acme-models", Some("999988887777")));
     let v = w.run(o);
-    let f = &v.findings[0];
+    let f = exfiltration(&v).expect("external output bucket");
     assert_eq!(
         f.finding_type,
         "Exfiltration:Bedrock/CustomizationOutputExternal"
     );
     assert!(f.severity >= 7.0);
-    assert!(f.description.contains("s3://attacker-bucket/out/"));
+    assert!(f.description.contains("owned by account 999988887777"));
+    // The account's own id as owner vouches for a bucket never seen.
+    let mut o = customization_job(t + 60_000, "fresh-bucket", "acme-data");
+    o.0.s3
+        .push(s3ref("resources", "fresh-bucket", Some("111122223333")));
+    assert!(exfiltration(&w.run(o)).is_none());
+}
+
+#[test]
+fn batch_inference_output_owner_field_is_judged() {
+    let mut w = World::with_history(DetectConfig::default());
+    let t = w.end() + 15 * HOUR;
+    let mut o = Obs::new(ALICE, t, "CreateModelInvocationJob").control();
+    o.0.s3 = vec![
+        s3ref(
+            "outputDataConfig.s3OutputDataConfig.s3Uri",
+            "acme-models",
+            Some("999988887777"),
+        ),
+        s3ref("inputDataConfig.s3InputDataConfig.s3Uri", "acme-data", None),
+    ];
+    let f = exfiltration(&w.run(o))
+        .cloned()
+        .expect("external batch output");
+    assert_eq!(
+        f.finding_type,
+        "Exfiltration:Bedrock/InferenceOutputExternal"
+    );
+}
+
+#[test]
+fn without_bucket_knowledge_only_an_explicit_owner_counts() {
+    // No S3 activity ever seen in the account: every bucket would be "new", so
+    // unfamiliarity is not judged; an explicit foreign owner still is.
+    let mut w = World::with_history(DetectConfig::default());
+    w.account.buckets = detect::Buckets::default();
+    let t = w.end() + 15 * HOUR;
+    let v = w.run(customization_job(t, "model-exports-x", "acme-data"));
+    assert!(exfiltration(&v).is_none(), "{:#?}", v.findings);
+    let mut o = customization_job(t + 60_000, "model-exports-x", "acme-data");
+    o.0.s3[0].owner = Some("999988887777".into());
+    assert!(exfiltration(&w.run(o)).is_some_and(|f| f.severity >= 7.0));
 }
 
 #[test]
@@ -914,4 +1023,116 @@ fn a_roaming_principal_is_not_flagged_for_one_more_country() {
     let a = v.assessment.unwrap();
     assert!(a.severity < 4.0, "{a:#?}");
     assert!(v.findings.is_empty());
+}
+
+fn boto3_on(os: &str) -> Client {
+    Client {
+        os: Some(os.into()),
+        ..boto3("1")
+    }
+}
+
+fn amsterdam_vps() -> Geo {
+    Geo {
+        country: Some("NL".into()),
+        subdivision: Some("NH".into()),
+        city: Some("Amsterdam".into()),
+        latitude: Some(52.37),
+        longitude: Some(4.90),
+        accuracy_km: Some(20),
+        asn: Some(48090),
+        as_org: Some("Example VPS Hosting".into()),
+    }
+}
+
+#[test]
+fn a_new_place_alone_is_low_and_with_a_new_device_it_is_medium() {
+    // A day after alice's last call (no impossible travel), from a VPS in a country
+    // neither she nor her account ever used, at her usual pace, usual model.
+    let w0 = World::with_history(DetectConfig::default());
+    let t = w0.end() + 20 * HOUR;
+    let mut w = World::with_history(DetectConfig::default());
+    let v = w.run(Obs::new(ALICE, t, "InvokeModel").from(amsterdam_vps(), "45.148.8.9"));
+    let a = v.assessment.unwrap();
+    assert!(a.severity < 4.0, "one aspect (where) alone: {a:#?}");
+    assert!(a.severity >= 1.0, "but not nothing: {a:#?}");
+    // The same, from a Windows machine with her usual SDK: two independent unseen
+    // aspects (where, device) of a stable principal are jointly improbable.
+    let mut w = World::with_history(DetectConfig::default());
+    let v = w.run(
+        Obs::new(ALICE, t, "InvokeModel")
+            .from(amsterdam_vps(), "45.148.8.9")
+            .client(boto3_on("windows"), "Boto3/1.34.100 ua/2.0 os/windows#10"),
+    );
+    let a = v.assessment.unwrap();
+    assert!((4.0..7.0).contains(&a.severity), "{a:#?}");
+    assert!(
+        a.signals.iter().any(|s| s.name == "novelty:ua_os"),
+        "{a:#?}"
+    );
+    assert!(!v.findings.is_empty());
+}
+
+#[test]
+fn a_new_device_alone_is_not_medium() {
+    let mut w = World::with_history(DetectConfig::default());
+    let t = w.end() + 15 * HOUR;
+    let v = w.run(
+        Obs::new(ALICE, t, "InvokeModel")
+            .client(boto3_on("windows"), "Boto3/1.34.100 ua/2.0 os/windows#10"),
+    );
+    let a = v.assessment.unwrap();
+    assert!(a.severity < 4.0, "{a:#?}");
+}
+
+#[test]
+fn region_failover_is_operational_drift_not_medium() {
+    // Alice's calls move to a region never used, from another datacentre of a
+    // provider (new ASN and city), minutes after her last call: "impossible travel"
+    // between datacentres. One change of place: at most Low.
+    let mut w = World::with_history(DetectConfig::default());
+    let t = w.end() + 5 * 60_000;
+    let boardman = Geo {
+        country: Some("US".into()),
+        subdivision: Some("OR".into()),
+        city: Some("Boardman".into()),
+        latitude: Some(45.84),
+        longitude: Some(-119.70),
+        accuracy_km: Some(20),
+        asn: Some(16509),
+        as_org: Some("Amazon.com".into()),
+    };
+    for i in 0..24 {
+        // Her usual pace, eight calls an hour.
+        let v = w.run(
+            Obs::new(ALICE, t + i * 450_000, "InvokeModel")
+                .region("us-west-2")
+                .from(boardman.clone(), "52.10.0.9"),
+        );
+        let a = v.assessment.unwrap();
+        assert!(a.severity < 4.0, "call {i}: {a:#?}");
+    }
+    assert!(w.findings.is_empty(), "{:#?}", w.findings.first());
+}
+
+#[test]
+fn travel_within_the_country_is_not_medium() {
+    let mut w = World::with_history(DetectConfig::default());
+    let t = w.end() + 20 * HOUR;
+    let munich = Geo {
+        city: Some("Munich".into()),
+        subdivision: Some("BY".into()),
+        latitude: Some(48.14),
+        longitude: Some(11.58),
+        asn: Some(8881),
+        as_org: Some("Vodafone GmbH".into()),
+        ..frankfurt()
+    };
+    for i in 0..20 {
+        let v = w.run(
+            Obs::new(ALICE, t + i * 450_000, "InvokeModel").from(munich.clone(), "203.0.113.9"),
+        );
+        assert!(v.assessment.unwrap().severity < 4.0);
+    }
+    assert!(w.findings.is_empty());
 }

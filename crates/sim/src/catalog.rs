@@ -719,6 +719,7 @@ pub const MIX_DATA_SCIENTIST: Mix = &[
     (LOGS_DESCRIBE_GROUPS, 5.0),
     (EC2_DESCRIBE_INSTANCES, 10.0),
     (LIST_CUSTOM_MODELS, 1.0),
+    (CREATE_CUSTOMIZATION_JOB, 0.1),
 ];
 /// Identity Center `Developer` people.
 pub const MIX_DEVELOPER: Mix = &[

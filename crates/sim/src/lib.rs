@@ -17,6 +17,10 @@
 //!
 //! About a quarter of the events are Bedrock calls; the rest are S3, STS, EC2, KMS,
 //! CloudWatch, Logs, SSM, Secrets Manager, IAM, Lambda, ECR and CloudFormation.
+//! S3 bucket calls name one of the account's own buckets (`data-`, `ml-artifacts-`,
+//! `app-logs-<account>`) with a `resources` entry carrying the owner, as CloudTrail
+//! writes them; data scientists now and then run a fine-tuning job that reads the data
+//! bucket and writes the artefacts bucket.
 //! Addresses come from the ranges of the demo GeoIP databases
 //! (`models/geoip/README.md`); attackers use the VPS, hosting and anonymiser ranges.
 //!

@@ -27,6 +27,17 @@ pub struct Account {
     pub team_models: Vec<(Team, Vec<&'static str>)>,
 }
 
+/// The prefixes of an account's S3 buckets (`<prefix>-<account id>`): training data,
+/// model artefacts, application logs.
+pub const BUCKET_PREFIXES: [&str; 3] = ["data", "ml-artifacts", "app-logs"];
+
+impl Account {
+    /// The account's bucket with `prefix` (one of [`BUCKET_PREFIXES`]).
+    pub fn bucket(&self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.id)
+    }
+}
+
 /// The permission set (and habits) of an Identity Center person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Team {

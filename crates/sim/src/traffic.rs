@@ -3,7 +3,7 @@
 use crate::catalog::{self, Client, Op, Params};
 use crate::event::{Call, Identity, render};
 use crate::json::quoted;
-use crate::org::{Account, Actor, Change, Role, is_invocation};
+use crate::org::{Account, Actor, BUCKET_PREFIXES, Change, Role, is_invocation};
 use crate::rng::Rng;
 
 /// What rendering an ordinary call produced.
@@ -90,7 +90,24 @@ pub fn ordinary(
     };
     let identity = actor.identity_at(account, t, client.is_console());
     let error = ordinary_error(actor, op, &identity, rng);
-    let params = fill_params(op, actor, account, t, rng);
+    let mut extra = Vec::new();
+    let mut response = None;
+    let params = match op.params {
+        Params::Bucket => {
+            let bucket = account_bucket(actor, account, rng);
+            extra.push(("resources", bucket_resources(account, &bucket)));
+            Some(format!(
+                "{{\"bucketName\":{},\"Host\":\"s3.amazonaws.com\"}}",
+                quoted(&bucket)
+            ))
+        }
+        _ if op.name == catalog::CREATE_CUSTOMIZATION_JOB.name => {
+            let (params, resp) = customization_job(account, region, rng);
+            response = Some(resp);
+            Some(params)
+        }
+        _ => fill_params(op, actor, account, t, rng),
+    };
     let ua = client.user_agent(op.source, op.name);
     let call = Call {
         time_ms: t,
@@ -102,8 +119,8 @@ pub fn ordinary(
         model,
         error,
         params,
-        response: None,
-        extra: Vec::new(),
+        response,
+        extra,
         console: client.is_console(),
         recipient: &account.id,
         service_event: false,
@@ -183,6 +200,65 @@ fn ordinary_error(
         ));
     }
     None
+}
+
+/// The bucket an S3 management call of `actor` names: people and CI touch all of the
+/// account's buckets, data scientists mostly their data and artefacts.
+fn account_bucket(actor: &Actor, account: &Account, rng: &mut Rng) -> String {
+    let weights: &[f64] = match actor.role {
+        Role::Person(crate::org::Team::DataScientist) => &[0.5, 0.4, 0.1],
+        _ => &[0.4, 0.2, 0.4],
+    };
+    let prefix = BUCKET_PREFIXES
+        .get(rng.weighted(weights))
+        .copied()
+        .unwrap_or("data");
+    account.bucket(prefix)
+}
+
+/// `resources` of an S3 bucket call, as CloudTrail writes it for the owner's account.
+fn bucket_resources(account: &Account, bucket: &str) -> String {
+    format!(
+        "[{{\"accountId\":{},\"type\":\"AWS::S3::Bucket\",\"ARN\":{}}}]",
+        quoted(&account.id),
+        quoted(&format!("arn:aws:s3:::{bucket}"))
+    )
+}
+
+/// An ordinary fine-tuning job: training data from the account's data bucket, the
+/// custom model's artefacts into its artefacts bucket. `(requestParameters, responseElements)`.
+fn customization_job(account: &Account, region: &str, rng: &mut Rng) -> (String, String) {
+    let base = "amazon.titan-text-express-v1";
+    let job = format!("ft-{}", rng.hex(8));
+    let params = format!(
+        "{{\"jobName\":{job_q},\"customModelName\":{name},\"roleArn\":{role},\"baseModelIdentifier\":{base_q},\
+         \"customizationType\":\"FINE_TUNING\",\"trainingDataConfig\":{{\"s3Uri\":{train}}},\
+         \"outputDataConfig\":{{\"s3Uri\":{out}}},\"hyperParameters\":{{\"epochCount\":\"2\",\"batchSize\":\"1\",\"learningRate\":\"0.00001\"}}}}",
+        job_q = quoted(&job),
+        name = quoted(&format!("{job}-model")),
+        role = quoted(&format!(
+            "arn:aws:iam::{}:role/BedrockCustomizationRole",
+            account.id
+        )),
+        base_q = quoted(base),
+        train = quoted(&format!(
+            "s3://{}/fine-tune/{job}/train.jsonl",
+            account.bucket("data")
+        )),
+        out = quoted(&format!(
+            "s3://{}/custom-models/{job}/",
+            account.bucket("ml-artifacts")
+        )),
+    );
+    let response = format!(
+        "{{\"jobArn\":{}}}",
+        quoted(&format!(
+            "arn:aws:bedrock:{region}:{}:model-customization-job/{base}.{}",
+            account.id,
+            rng.base32(12).to_lowercase()
+        ))
+    );
+    (params, response)
 }
 
 /// Fills the placeholders of a fixed `requestParameters` template.
