@@ -1,6 +1,8 @@
 //! Crash safety: `bedguard replay` killed with SIGKILL at random points, twenty
 //! times, then restarted to the end, leaves exactly the profiles an uninterrupted
-//! run leaves.
+//! run leaves. The killed runs commit small batches (300 events), the uninterrupted
+//! one the default (the whole corpus at once), so this also shows the profiles do not
+//! depend on where commits fall.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -13,11 +15,18 @@ fn export(state: &std::path::Path) -> String {
     String::from_utf8(ok(c).stdout).unwrap()
 }
 
-fn replay(state: &std::path::Path, corpus: &std::path::Path) -> std::process::Command {
+fn replay(
+    state: &std::path::Path,
+    corpus: &std::path::Path,
+    batch_events: Option<u64>,
+) -> std::process::Command {
     let mut c = bin();
     c.args(["replay", "--no-progress", "--state"])
         .arg(state)
         .arg(corpus);
+    if let Some(n) = batch_events {
+        c.env("BEDGUARD_STATE_REPLAY_BATCH_EVENTS", n.to_string());
+    }
     c.stdout(Stdio::null()).stderr(Stdio::null());
     c
 }
@@ -41,7 +50,12 @@ fn kill_9_at_random_points_then_restart_equals_an_uninterrupted_run() {
     ok(c);
 
     let reference = dir.path().join("reference");
-    assert!(replay(&reference, &corpus).status().unwrap().success());
+    assert!(
+        replay(&reference, &corpus, None)
+            .status()
+            .unwrap()
+            .success()
+    );
     let expected = export(&reference);
     assert!(
         expected.lines().count() > 30,
@@ -57,7 +71,7 @@ fn kill_9_at_random_points_then_restart_equals_an_uninterrupted_run() {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let delay = Duration::from_millis(100 + (x >> 33) % 900);
-        let mut child = replay(&crashed, &corpus).spawn().unwrap();
+        let mut child = replay(&crashed, &corpus, Some(300)).spawn().unwrap();
         std::thread::sleep(delay);
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
@@ -69,7 +83,25 @@ fn kill_9_at_random_points_then_restart_equals_an_uninterrupted_run() {
         kills >= 10,
         "only {kills} runs were still working when killed: make the corpus larger"
     );
-    assert!(replay(&crashed, &corpus).status().unwrap().success());
+    // The killed runs did commit work (else this would only test a fresh start).
+    let mut c = bin();
+    c.args(["profile", "storage", "--json", "--state"])
+        .arg(&crashed);
+    let storage: serde_json::Value = serde_json::from_slice(&ok(c).stdout).unwrap();
+    let objects = storage["trees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "objects")
+        .and_then(|t| t["entries"].as_u64())
+        .unwrap();
+    assert!(objects > 0, "no object was committed before the last kill");
+    assert!(
+        replay(&crashed, &corpus, Some(300))
+            .status()
+            .unwrap()
+            .success()
+    );
     let got = export(&crashed);
     assert_eq!(got.lines().count(), expected.lines().count());
     assert!(got == expected, "profiles differ after crashes");

@@ -218,7 +218,7 @@ pub fn replay(args: &BenchArgs) -> Result<()> {
         bail!("cannot find the corpus directory")
     };
     let exe = std::env::current_exe().context("cannot find the bedguard executable")?;
-    let mut best: Option<(Duration, u64, u64, u64)> = None;
+    let mut best: Option<(Duration, u64, u64, u64, Vec<store::TreeStats>)> = None;
     for _ in 0..args.repeat.max(1) {
         let state = work.join("state");
         let _ = std::fs::remove_dir_all(&state);
@@ -274,12 +274,13 @@ pub fn replay(args: &BenchArgs) -> Result<()> {
             .as_object()
             .map_or(0, |m| m.len() as u64);
         let state_bytes = dir_size(&state);
-        if best.is_none_or(|b| elapsed < b.0) {
-            best = Some((elapsed, peak, state_bytes, principals));
+        let logical = logical_state(&state)?;
+        if best.as_ref().is_none_or(|b| elapsed < b.0) {
+            best = Some((elapsed, peak, state_bytes, principals, logical));
         }
     }
     let _ = std::fs::remove_dir_all(&work);
-    let Some((elapsed, peak, state_bytes, principals)) = best else {
+    let Some((elapsed, peak, state_bytes, principals, logical)) = best else {
         bail!("no run")
     };
     print_table(
@@ -304,7 +305,28 @@ pub fn replay(args: &BenchArgs) -> Result<()> {
         args.principals,
         state_bytes as f64 / args.principals.max(1) as f64
     );
+    let total: u64 = logical.iter().map(|t| t.key_bytes + t.value_bytes).sum();
+    println!(
+        "  of which live keys + values: {:.1} MB ({:.0} bytes per simulated principal; the rest is sled's log-structured space amplification)",
+        total as f64 / 1e6,
+        total as f64 / args.principals.max(1) as f64
+    );
+    for t in &logical {
+        println!(
+            "    {:<10} {:>9} entries {:>12} bytes",
+            t.name,
+            t.entries,
+            t.key_bytes + t.value_bytes
+        );
+    }
     Ok(())
+}
+
+/// Live entries and bytes per tree of a store the child left behind.
+fn logical_state(path: &Path) -> Result<Vec<store::TreeStats>> {
+    let store = store::Store::open(path, &store::StoreOptions::default())
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(store.tree_stats()?)
 }
 
 /// `bench pipeline`: the daemon against a local S3+SQS endpoint (moto's server).

@@ -153,6 +153,12 @@ pub enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What the state store holds: entries and bytes per tree, bytes on disk.
+    Storage {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `simulate` flags.

@@ -75,7 +75,8 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
             } else {
                 pipeline::Mode::Detect
             };
-            let p = build_pipeline(&cfg, mode, pipeline::KeyPolicy::JsonFiles, Vec::new())?;
+            let p = build_pipeline(&cfg, mode, pipeline::KeyPolicy::JsonFiles, Vec::new())?
+                .with_batch_events(cfg.state.replay_batch_events);
             replay::run(p, args)?;
         }
         Command::Simulate(args) => {

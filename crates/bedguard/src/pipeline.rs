@@ -6,10 +6,16 @@
 //! Insights files and other keys are skipped, not errors); decompress and decode; for
 //! every record, de-duplicate by event id, enrich, score and learn; then commit the
 //! object's effects (profiles, event ids, findings for the outbox, the object marked
-//! processed) in one batch. Only after that commit may the caller delete the SQS
-//! message.
+//! processed) in one store transaction. Only after that commit may the caller delete
+//! the SQS message.
+//!
+//! Replays and warm-ups let consecutive objects share one commit (an open batch of up
+//! to `state.replay_batch_events` events): the detector then updates each principal's
+//! state in memory across objects, and the store writes it once per batch instead of
+//! once per object. A batch is still all or nothing, so a crash loses whole objects,
+//! which a rerun processes again.
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cloudtrail::log::{KeyKind, classify_key, decompress, parse_log};
@@ -77,11 +83,13 @@ pub struct ObjectId<'a> {
 /// What became of an object.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Its effects are committed.
-    Committed {
+    /// Its effects are committed, or staged in the open batch when batching is on
+    /// ([`Pipeline::with_batch_events`]): then the next [`Pipeline::commit`] or
+    /// [`Pipeline::flush`] commits them.
+    Processed {
         /// Records processed.
         records: u64,
-        /// Findings emitted (new or updated), already in the outbox.
+        /// Findings emitted (new or updated), in the outbox with the object's effects.
         findings: Vec<Finding>,
     },
     /// Processed before; nothing changed.
@@ -130,6 +138,9 @@ pub struct Pipeline {
     keys: KeyPolicy,
     sinks: Vec<String>,
     max_object_bytes: usize,
+    /// Commit once the open batch holds this many events (1: every object).
+    batch_events: u64,
+    pending: Pending,
     /// Counters since start.
     pub stats: Stats,
 }
@@ -158,6 +169,8 @@ impl Pipeline {
             keys,
             sinks,
             max_object_bytes,
+            batch_events: 1,
+            pending: Pending::default(),
             stats: Stats::default(),
         }
     }
@@ -182,8 +195,16 @@ impl Pipeline {
         &self.geo
     }
 
-    /// Makes every commit so far durable.
-    pub fn flush(&self) -> Result<(), PipelineError> {
+    /// Lets consecutive objects share one commit, up to `events` events (`1`: each
+    /// object is committed before [`Pipeline::process`] returns, as the daemon needs).
+    pub fn with_batch_events(mut self, events: u64) -> Self {
+        self.batch_events = events.max(1);
+        self
+    }
+
+    /// Commits the open batch and makes every commit so far durable.
+    pub fn flush(&mut self) -> Result<(), PipelineError> {
+        self.commit()?;
         self.store.flush()?;
         Ok(())
     }
@@ -198,7 +219,9 @@ impl Pipeline {
         self.stats.files += 1;
         self.stats.bytes += bytes.len() as u64;
         let etag = etag_or_none(id.etag);
-        if self.store.is_processed(id.bucket, id.key, etag)? {
+        if self.pending.holds(id.bucket, id.key, etag)
+            || self.store.is_processed(id.bucket, id.key, etag)?
+        {
             self.stats.already_processed += 1;
             return Ok(Outcome::AlreadyProcessed);
         }
@@ -242,29 +265,51 @@ impl Pipeline {
             Stats::bump(&mut self.stats.bad_records, reason, n as u64);
         }
 
+        match self.stage(id, etag, &log.records) {
+            Ok((records, findings)) => {
+                if self.pending.events >= self.batch_events {
+                    self.commit()?;
+                }
+                Ok(Outcome::Processed { records, findings })
+            }
+            Err(e) => {
+                // Nothing of the open batch is committed: its objects stay unmarked and
+                // are processed again by a rerun or a redelivery.
+                self.pending = Pending::default();
+                Err(e)
+            }
+        }
+    }
+
+    /// Scores and learns one object's records into the open batch.
+    fn stage(
+        &mut self,
+        id: ObjectId<'_>,
+        etag: &str,
+        records_in: &[cloudtrail::Record<'_>],
+    ) -> Result<(u64, Vec<Finding>), PipelineError> {
         let en = Enrichment {
             geo: &self.geo,
             ua: &self.ua,
         };
-        let mut principals: BTreeMap<(String, String), PrincipalState> = BTreeMap::new();
-        let mut accounts: BTreeMap<String, AccountState> = BTreeMap::new();
-        let mut seen_here: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-        let mut event_ids: Vec<(String, i64)> = Vec::new();
+        let pending = &mut self.pending;
         let mut findings: Vec<Finding> = Vec::new();
         let mut records = 0u64;
-        for rec in &log.records {
+        for rec in records_in {
             let Some(obs) = observation(rec, &en) else {
                 Stats::bump(&mut self.stats.bad_records, "missing_event_time", 1);
                 continue;
             };
             if !obs.event_id.is_empty() {
-                if !seen_here.insert(obs.event_id.clone())
-                    || self.store.seen_event(&obs.event_id)?
+                if pending.event_ids.contains_key(&obs.event_id)
+                    || self.store.seen_event(&obs.event_id, obs.event_time)?
                 {
                     self.stats.duplicate_records += 1;
                     continue;
                 }
-                event_ids.push((obs.event_id.clone(), obs.event_time));
+                pending
+                    .event_ids
+                    .insert(obs.event_id.clone(), obs.event_time);
             }
             records += 1;
             if obs.bedrock.is_some() {
@@ -278,7 +323,7 @@ impl Pipeline {
             );
 
             let pkey = (obs.account_id.clone(), obs.principal.clone());
-            if !principals.contains_key(&pkey) {
+            if !pending.principals.contains_key(&pkey) {
                 let state = match self
                     .store
                     .get_profile::<Stored>(&ProfileKey::principal(&pkey.0, &pkey.1)?)?
@@ -286,9 +331,9 @@ impl Pipeline {
                     Some(Stored::Principal(p)) => p,
                     _ => PrincipalState::default(),
                 };
-                principals.insert(pkey.clone(), state);
+                pending.principals.insert(pkey.clone(), state);
             }
-            if !accounts.contains_key(&obs.account_id) {
+            if !pending.accounts.contains_key(&obs.account_id) {
                 let state = match self
                     .store
                     .get_profile::<Stored>(&ProfileKey::account(&obs.account_id)?)?
@@ -296,11 +341,12 @@ impl Pipeline {
                     Some(Stored::Account(a)) => a,
                     _ => AccountState::default(),
                 };
-                accounts.insert(obs.account_id.clone(), state);
+                pending.accounts.insert(obs.account_id.clone(), state);
             }
-            let (Some(pstate), Some(astate)) =
-                (principals.get_mut(&pkey), accounts.get_mut(&obs.account_id))
-            else {
+            let (Some(pstate), Some(astate)) = (
+                pending.principals.get_mut(&pkey),
+                pending.accounts.get_mut(&obs.account_id),
+            ) else {
                 continue;
             };
             match self.mode {
@@ -322,43 +368,103 @@ impl Pipeline {
         }
         self.stats.records += records;
 
-        let mut encoded = Vec::with_capacity(findings.len());
         for f in &findings {
             match sinks::encode::native::encode_stored(f) {
-                Ok(bytes) => encoded.push(bytes),
+                Ok(bytes) => pending.findings.push(bytes),
                 // Only a non-finite number can fail here: a detector bug, not input.
                 Err(e) => {
                     tracing::error!(finding = %f.id, "cannot encode finding, not forwarded: {e}")
                 }
             }
         }
-        let processed_at = self.stats.newest_event_ms.unwrap_or(0);
-        let mut batch = ObjectBatch::new(
-            store::ObjectId::new(id.bucket, id.key, etag),
-            processed_at,
+        pending
+            .object_ids
+            .insert(Pending::object_id(id.bucket, id.key, etag));
+        pending.objects.push(PendingObject {
+            bucket: id.bucket.to_string(),
+            key: id.key.to_string(),
+            etag: etag.to_string(),
+            processed_at_ms: self.stats.newest_event_ms.unwrap_or(0),
             records,
-        );
-        for ((account, principal), state) in principals {
+        });
+        pending.events += records;
+        Ok((records, findings))
+    }
+
+    /// Commits the open batch (a no-op when it is empty): every staged object's
+    /// profiles, event ids, findings for the outbox and processed mark, in one store
+    /// transaction.
+    pub fn commit(&mut self) -> Result<(), PipelineError> {
+        let pending = std::mem::take(&mut self.pending);
+        let Some((first, rest)) = pending.objects.split_first() else {
+            return Ok(());
+        };
+        let mut batch = ObjectBatch::new(first.id(), first.processed_at_ms, first.records);
+        for o in rest {
+            batch.also(o.id(), o.processed_at_ms, o.records);
+        }
+        for ((account, principal), state) in pending.principals {
             batch.profile(
                 ProfileKey::principal(&account, &principal)?,
                 Stored::Principal(state),
             );
         }
-        for (account, state) in accounts {
+        for (account, state) in pending.accounts {
             batch.profile(ProfileKey::account(&account)?, Stored::Account(state));
         }
-        for (event_id, at) in event_ids {
-            batch.event(event_id, at);
+        for (event_id, at) in &pending.event_ids {
+            batch.event(event_id.as_str(), *at);
         }
-        for bytes in &encoded {
+        for bytes in &pending.findings {
             batch.finding(&self.sinks, bytes);
         }
         let committed = self.store.commit(batch)?;
         if committed.already_processed {
-            // Another worker committed it between our check and our commit.
+            // Another writer committed this (single) object between our check and our
+            // commit: its effects are theirs.
             self.stats.already_processed += 1;
-            return Ok(Outcome::AlreadyProcessed);
         }
-        Ok(Outcome::Committed { records, findings })
+        Ok(())
+    }
+}
+
+/// An object staged in the open batch.
+#[derive(Debug)]
+struct PendingObject {
+    bucket: String,
+    key: String,
+    etag: String,
+    processed_at_ms: i64,
+    records: u64,
+}
+
+impl PendingObject {
+    fn id(&self) -> store::ObjectId<'_> {
+        store::ObjectId::new(&self.bucket, &self.key, &self.etag)
+    }
+}
+
+/// The open batch: effects of objects processed but not yet committed. Its principal
+/// and account states are the working copies the detector updates in place.
+#[derive(Debug, Default)]
+struct Pending {
+    objects: Vec<PendingObject>,
+    /// `bucket\0key\0etag` of every staged object.
+    object_ids: HashSet<String>,
+    principals: HashMap<(String, String), PrincipalState>,
+    accounts: HashMap<String, AccountState>,
+    event_ids: HashMap<String, i64>,
+    findings: Vec<Vec<u8>>,
+    events: u64,
+}
+
+impl Pending {
+    fn object_id(bucket: &str, key: &str, etag: &str) -> String {
+        format!("{bucket}\0{key}\0{etag}")
+    }
+
+    fn holds(&self, bucket: &str, key: &str, etag: &str) -> bool {
+        self.object_ids
+            .contains(&Self::object_id(bucket, key, etag))
     }
 }

@@ -45,6 +45,32 @@ pub fn run(cfg: &Config, cmd: &ProfileCommand) -> Result<()> {
                 }
             }
         }
+        ProfileCommand::Storage { json } => {
+            let trees = store.tree_stats()?;
+            let on_disk = store.size_on_disk()?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"trees": trees, "size_on_disk_bytes": on_disk})
+                    )?
+                );
+            } else {
+                println!(
+                    "{:<16} {:>12} {:>14} {:>14}",
+                    "tree", "entries", "key bytes", "value bytes"
+                );
+                let mut logical = 0;
+                for t in &trees {
+                    logical += t.key_bytes + t.value_bytes;
+                    println!(
+                        "{:<16} {:>12} {:>14} {:>14}",
+                        t.name, t.entries, t.key_bytes, t.value_bytes
+                    );
+                }
+                println!("logical bytes: {logical}; on disk: {on_disk}");
+            }
+        }
         ProfileCommand::Export => {
             use std::io::Write;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -34,7 +34,7 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
             etag: None,
         };
         match pipeline.process(id, &bytes) {
-            Ok(Outcome::Committed { findings, .. }) => {
+            Ok(Outcome::Processed { findings, .. }) => {
                 if let Some(out) = findings_out.as_mut() {
                     for f in &findings {
                         let line = sinks::encode::native::encode_stored(f)

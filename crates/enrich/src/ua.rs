@@ -1,7 +1,8 @@
 //! User-agent normalisation: rules as data (`models/useragents.toml`), validated at load.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use detect::Client;
 use regex::{Regex, RegexSet};
@@ -53,7 +54,7 @@ struct Family {
 }
 
 /// Compiled user-agent rules.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct UaRules {
     families: Vec<Family>,
     family_set: RegexSet,
@@ -61,6 +62,26 @@ pub struct UaRules {
     oses: Vec<String>,
     os_set: RegexSet,
     os_rules: Vec<Rule>,
+    /// Answers for agents seen recently: an organisation's traffic repeats a few
+    /// hundred agents, and the regex sets are the costly part of enrichment.
+    memo: Mutex<HashMap<Box<str>, Client>>,
+}
+
+/// Agents remembered by [`UaRules::normalize`] before the memo starts afresh.
+const MEMO_ENTRIES: usize = 4096;
+
+impl Clone for UaRules {
+    fn clone(&self) -> Self {
+        Self {
+            families: self.families.clone(),
+            family_set: self.family_set.clone(),
+            family_rules: self.family_rules.clone(),
+            oses: self.oses.clone(),
+            os_set: self.os_set.clone(),
+            os_rules: self.os_rules.clone(),
+            memo: Mutex::default(),
+        }
+    }
 }
 
 impl UaRules {
@@ -183,6 +204,7 @@ impl UaRules {
                 oses,
                 os_set,
                 os_rules,
+                memo: Mutex::default(),
             }),
             (family_set, os_set) => {
                 // Each pattern compiled on its own; a set can still exceed size limits.
@@ -194,9 +216,24 @@ impl UaRules {
         }
     }
 
-    /// Normalise a raw `userAgent`.
+    /// Normalise a raw `userAgent` (memoised: at most [`MEMO_ENTRIES`] agents are
+    /// remembered, then the memo starts afresh, so a spray of random agents costs
+    /// bounded memory).
     #[must_use]
     pub fn normalize(&self, ua: &str) -> Client {
+        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hit) = memo.get(ua) {
+            return hit.clone();
+        }
+        let client = self.normalize_uncached(ua);
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(ua.into(), client.clone());
+        client
+    }
+
+    fn normalize_uncached(&self, ua: &str) -> Client {
         let ua = strip_brackets(ua.trim());
         if ua.is_empty() {
             return unknown(None);
@@ -325,6 +362,27 @@ mod tests {
     fn rules() -> &'static UaRules {
         static RULES: std::sync::OnceLock<UaRules> = std::sync::OnceLock::new();
         RULES.get_or_init(|| UaRules::builtin().unwrap())
+    }
+
+    #[test]
+    fn the_memo_answers_like_the_rules_and_stays_bounded() {
+        let rules = UaRules::builtin().unwrap();
+        let agents = [
+            "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64.ubuntu.22",
+            "[Boto3/1.34.10 md/Botocore#1.34.10 ua/2.0 os/linux#6.1 lang/python#3.11]",
+            "python-requests/2.31.0",
+            "",
+        ];
+        for ua in agents {
+            let first = rules.normalize(ua);
+            assert_eq!(first, rules.normalize_uncached(ua), "{ua}");
+            assert_eq!(rules.normalize(ua), first, "{ua}");
+        }
+        for i in 0..MEMO_ENTRIES + 10 {
+            let ua = format!("sprayer/{i}");
+            assert_eq!(rules.normalize(&ua), rules.normalize_uncached(&ua));
+        }
+        assert!(rules.memo.lock().unwrap().len() <= MEMO_ENTRIES);
     }
 
     fn check(ua: &str, family: &str, major: Option<&str>, os: Option<&str>, generic: bool) {

@@ -1,20 +1,29 @@
-//! The unit of commit: everything one CloudTrail object changed.
+//! The unit of commit: everything one CloudTrail object (or a run of objects, for
+//! replays and warm-ups) changed.
 
 use std::borrow::Cow;
 
 use crate::keys::{ObjectId, ProfileKey};
 
-/// Everything processing one object produced, committed atomically by
-/// [`crate::Store::commit`]: either all of it becomes visible (and durable at the next
-/// flush) or none of it does.
-#[derive(Debug)]
-pub struct ObjectBatch<'a, P> {
-    /// The object this batch comes from; marked processed by the commit.
+/// One object a batch marks processed.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectMark<'a> {
+    /// The object.
     pub object: ObjectId<'a>,
     /// Event time (ms since the epoch) the object is processed at, e.g. its newest event.
     pub processed_at_ms: i64,
     /// Number of records the object held.
     pub event_count: u64,
+}
+
+/// Everything processing one object (or several, in order) produced, committed
+/// atomically by [`crate::Store::commit`]: either all of it becomes visible (and
+/// durable at the next flush) or none of it does.
+#[derive(Debug)]
+pub struct ObjectBatch<'a, P> {
+    /// The objects this batch comes from, at least one; all marked processed by the
+    /// commit.
+    pub objects: Vec<ObjectMark<'a>>,
     /// Updated profiles, replacing the stored ones; written through to the cache.
     pub profiles: Vec<(ProfileKey, P)>,
     /// Event ids seen in the object, with their event time (ms), for dedup.
@@ -30,14 +39,34 @@ impl<'a, P> ObjectBatch<'a, P> {
     /// An empty batch for `object`.
     pub fn new(object: ObjectId<'a>, processed_at_ms: i64, event_count: u64) -> Self {
         Self {
-            object,
-            processed_at_ms,
-            event_count,
+            objects: vec![ObjectMark {
+                object,
+                processed_at_ms,
+                event_count,
+            }],
             profiles: Vec::new(),
             events: Vec::new(),
             outbox: Vec::new(),
             meta: Vec::new(),
         }
+    }
+
+    /// Adds a further object, processed after the ones already in the batch. The
+    /// caller guarantees none of them was committed before (it checked
+    /// [`crate::Store::is_processed`] and is the only writer); a commit that finds one
+    /// marked after all fails with [`crate::StoreError::Conflict`] and writes nothing.
+    pub fn also(
+        &mut self,
+        object: ObjectId<'a>,
+        processed_at_ms: i64,
+        event_count: u64,
+    ) -> &mut Self {
+        self.objects.push(ObjectMark {
+            object,
+            processed_at_ms,
+            event_count,
+        });
+        self
     }
 
     /// Adds an updated profile.
@@ -75,7 +104,7 @@ impl<'a, P> ObjectBatch<'a, P> {
 /// What a commit did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitStats {
-    /// The object was already committed: nothing was written.
+    /// The (single) object was already committed: nothing was written.
     pub already_processed: bool,
     pub profiles_written: usize,
     pub events_recorded: usize,

@@ -68,6 +68,12 @@ pub enum StoreError {
     /// An outbox operation named a sequence that is not (or no longer) queued.
     #[error("store tree `outbox` key `{sink}/{seq}`: no such entry")]
     OutboxEntryMissing { sink: String, seq: u64 },
+    /// A batch of several objects found one of them already committed (by another
+    /// writer): nothing was written.
+    #[error(
+        "store tree `objects` key `{key}`: already committed by another writer; the batch was not written"
+    )]
+    Conflict { key: String },
     /// A flush of the whole database failed.
     #[error("flushing the store failed: {source}")]
     Flush {

@@ -4,8 +4,7 @@
 //! |------------------|---------------------------------------|-----------------------------------------|
 //! | `profiles`       | `p\0<account>\0<principal>`, `a\0<account>` | version byte + postcard profile  |
 //! | `objects`        | `<bucket>\0<key>\0<etag>`             | v1, processed-at event ms, event count  |
-//! | `events`         | event id                              | v1, event time ms                       |
-//! | `events_by_time` | ordered event time ms (8 bytes BE) + event id | empty                           |
+//! | `dedup`          | ordered minute start ms (8 bytes BE)  | v1, sorted 64-bit event-id hashes (BE)  |
 //! | `outbox`         | `<sink>\0` + sequence (8 bytes BE)    | v1, attempts, enqueued ms, finding bytes|
 //! | `meta`           | `s\0<name>` (store) / `u\0<name>` (callers) | raw bytes                         |
 //!
@@ -175,6 +174,7 @@ pub(crate) fn user_meta_key(name: &str) -> Vec<u8> {
 /// Store-internal meta keys.
 pub(crate) const META_SCHEMA_VERSION: &[u8] = b"s\0schema_version";
 pub(crate) const META_OUTBOX_SEQ: &[u8] = b"s\0outbox_seq";
+pub(crate) const META_NEWEST_EVENT: &[u8] = b"s\0newest_event_ms";
 
 #[cfg(test)]
 mod tests {

@@ -26,6 +26,7 @@
 mod batch;
 mod cache;
 pub mod codec;
+mod dedup;
 mod error;
 pub mod keys;
 mod outbox;
@@ -33,8 +34,8 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use batch::{CommitStats, ObjectBatch};
+pub use batch::{CommitStats, ObjectBatch, ObjectMark};
 pub use error::StoreError;
 pub use keys::{ObjectId, ProfileKey, ProfileScope};
 pub use outbox::{OutboxEntry, OutboxStats};
-pub use store::{ProcessedObject, SCHEMA_VERSION, Store, StoreOptions};
+pub use store::{ProcessedObject, SCHEMA_VERSION, Store, StoreOptions, TreeStats};

@@ -1,5 +1,6 @@
 //! The [`Store`]: opening, the atomic per-object commit, profiles, dedup, meta, flush.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,25 +17,30 @@ use crate::codec::{
     self, RECORD_V1, be_u64, decode_versioned, encode_versioned, order_i64, record_body,
     unorder_i64,
 };
+use crate::dedup::{self, BucketCache};
 use crate::error::StoreError;
 use crate::keys::{
-    self, META_OUTBOX_SEQ, META_SCHEMA_VERSION, ObjectId, ProfileKey, check_part, user_meta_key,
+    self, META_NEWEST_EVENT, META_OUTBOX_SEQ, META_SCHEMA_VERSION, ObjectId, ProfileKey,
+    check_part, user_meta_key,
 };
 
 /// Schema version of the store layout this build writes. A store with a newer one is
-/// refused at open.
-pub const SCHEMA_VERSION: u32 = 1;
+/// refused at open. One of version 1 is migrated at open by dropping its event trees
+/// (one entry per event id, in `events` and `events_by_time`) and its profiles, whose
+/// layout this build cannot read: dedup memory and baselines start afresh (warm up
+/// again with `backfill --learn-only`); processed marks and the outbox are kept.
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub(crate) const PROFILES: &str = "profiles";
 pub(crate) const OBJECTS: &str = "objects";
-pub(crate) const EVENTS: &str = "events";
-pub(crate) const EVENTS_BY_TIME: &str = "events_by_time";
+pub(crate) const DEDUP: &str = "dedup";
+/// Trees of schema version 1, dropped by the migration to version 2.
+const V1_EVENT_TREES: [&str; 2] = ["events", "events_by_time"];
 pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const META: &str = "meta";
 
-/// Least number of expired dedup entries a commit may prune; a commit also prunes up to
-/// twice the events it records, so pruning always outpaces inserting.
-const MIN_PRUNE_PER_COMMIT: usize = 1024;
+/// Most expired dedup buckets (minutes) one commit prunes; the rest go with the next.
+const MAX_PRUNE_PER_COMMIT: usize = 10_080;
 
 /// Options of [`Store::open`]. Deserialisable from the `[store]` config table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,8 +82,10 @@ pub struct Store {
     pub(crate) db: sled::Db,
     pub(crate) profiles: sled::Tree,
     pub(crate) objects: sled::Tree,
-    pub(crate) events: sled::Tree,
-    pub(crate) events_by_time: sled::Tree,
+    pub(crate) dedup: sled::Tree,
+    /// Decoded dedup buckets. Filled under the lock while reading the tree, replaced
+    /// after a commit succeeded, so it never holds less than the tree.
+    buckets: Mutex<BucketCache>,
     pub(crate) outbox: sled::Tree,
     pub(crate) meta: sled::Tree,
     cache: ProfileCache,
@@ -107,11 +115,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// A dedup entry past the TTL, found before the commit transaction.
+/// A dedup bucket past the TTL, found before the commit transaction.
 struct Expired {
-    index_key: Vec<u8>,
-    id: Vec<u8>,
-    time: i64,
+    key: [u8; 8],
+    entries: usize,
 }
 
 enum Outcome {
@@ -149,8 +156,8 @@ impl Store {
         let store = Self {
             profiles: tree(PROFILES)?,
             objects: tree(OBJECTS)?,
-            events: tree(EVENTS)?,
-            events_by_time: tree(EVENTS_BY_TIME)?,
+            dedup: tree(DEDUP)?,
+            buckets: Mutex::new(BucketCache::default()),
             outbox: tree(OUTBOX)?,
             meta: tree(META)?,
             db,
@@ -164,7 +171,7 @@ impl Store {
             path,
         };
         store.check_schema()?;
-        let newest = store.newest_indexed_event()?;
+        let newest = store.newest_recorded_event()?;
         store.newest_event_ms.store(newest, Ordering::Relaxed);
         if store.db.was_recovered() {
             tracing::debug!(path = %store.path.display(), "store recovered from disk");
@@ -201,20 +208,48 @@ impl Store {
                         supported: SCHEMA_VERSION,
                     });
                 }
+                if found < SCHEMA_VERSION {
+                    self.migrate_from_v1()?;
+                }
                 Ok(())
             }
         }
     }
 
-    fn newest_indexed_event(&self) -> Result<i64, StoreError> {
-        let last = self
-            .events_by_time
-            .last()
-            .map_err(|e| StoreError::sled(EVENTS_BY_TIME, b"<last>", e))?;
-        Ok(match last {
-            Some((key, _)) => be_u64(&key, 0).map_or(i64::MIN, unorder_i64),
-            None => i64::MIN,
-        })
+    /// Version 1 kept two entries per event id; version 2 keeps minute buckets of
+    /// hashes, and its profiles have a layout version 1 profiles do not decode to.
+    /// The old entries are dropped, then the version is raised.
+    fn migrate_from_v1(&self) -> Result<(), StoreError> {
+        for name in V1_EVENT_TREES {
+            self.db
+                .drop_tree(name)
+                .map_err(|e| StoreError::sled(META, name.as_bytes(), e))?;
+        }
+        self.profiles
+            .clear()
+            .map_err(|e| StoreError::sled(PROFILES, b"<clear>", e))?;
+        self.meta
+            .insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())
+            .map_err(|e| StoreError::sled(META, META_SCHEMA_VERSION, e))?;
+        tracing::info!(
+            path = %self.path.display(),
+            "store migrated from schema 1 to {SCHEMA_VERSION}: event-id dedup and baselines restart (warm up with `bedguard backfill --learn-only`)"
+        );
+        Ok(())
+    }
+
+    fn newest_recorded_event(&self) -> Result<i64, StoreError> {
+        let value = self
+            .meta
+            .get(META_NEWEST_EVENT)
+            .map_err(|e| StoreError::sled(META, META_NEWEST_EVENT, e))?;
+        match value {
+            None => Ok(i64::MIN),
+            Some(v) => be_u64(&v, 0)
+                .filter(|_| v.len() == 8)
+                .map(unorder_i64)
+                .ok_or_else(|| StoreError::malformed(META, META_NEWEST_EVENT, "not 8 bytes")),
+        }
     }
 
     /// The directory the store lives in.
@@ -229,10 +264,12 @@ impl Store {
 
     // ---- commit ---------------------------------------------------------------------
 
-    /// Applies everything one object produced in one sled transaction over all trees:
-    /// the profiles, the dedup entries (and pruning of expired ones), the outbox entries
-    /// with fresh sequences, and the object's processed mark. A second commit of the same
-    /// object writes nothing and returns `already_processed: true`.
+    /// Applies everything one object (or a run of objects) produced in one sled
+    /// transaction over all trees: the profiles, the dedup entries (and pruning of
+    /// expired ones), the outbox entries with fresh sequences, and the objects'
+    /// processed marks. A second commit of the same single object writes nothing and
+    /// returns `already_processed: true`; a batch of several objects of which one is
+    /// marked already fails with [`StoreError::Conflict`] and writes nothing.
     ///
     /// The commit is atomic but not yet durable: call [`Store::flush_async`] (or
     /// [`Store::flush`]) before acknowledging the input (deleting the SQS message).
@@ -240,9 +277,36 @@ impl Store {
     where
         P: Serialize + Send + Sync + 'static,
     {
-        let object_key = batch.object.to_key()?;
-        if self.is_processed_key(&object_key)? {
-            return Ok(already_processed());
+        let marks = batch
+            .objects
+            .iter()
+            .map(|m| {
+                Ok((
+                    m.object.to_key()?,
+                    encode_object(ProcessedObject {
+                        processed_at_ms: m.processed_at_ms,
+                        event_count: m.event_count,
+                    }),
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let Some((first_key, _)) = marks.first() else {
+            return Err(StoreError::InvalidKeyPart {
+                what: "batch object",
+                value: String::new(),
+            });
+        };
+        let first_key = first_key.clone();
+        let single = marks.len() == 1;
+        for (key, _) in &marks {
+            if self.is_processed_key(key)? {
+                if single {
+                    return Ok(already_processed());
+                }
+                return Err(StoreError::Conflict {
+                    key: crate::codec::display_key(key),
+                });
+            }
         }
         let profiles = batch
             .profiles
@@ -283,22 +347,36 @@ impl Store {
                 Ok((user_meta_key(name), value.as_ref()))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let object_value = encode_object(ProcessedObject {
-            processed_at_ms: batch.processed_at_ms,
-            event_count: batch.event_count,
-        });
         let batch_newest = events.iter().map(|(_, t)| *t).max().unwrap_or(i64::MIN);
+        let mut new_hashes: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+        for (id, time) in &events {
+            new_hashes
+                .entry(dedup::bucket_of(*time))
+                .or_default()
+                .push(dedup::event_hash(id));
+        }
 
         let _guard = self
             .commit_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let newest = self
-            .newest_event_ms
-            .load(Ordering::Relaxed)
-            .max(batch_newest);
-        let prune_limit = MIN_PRUNE_PER_COMMIT.max(events.len().saturating_mul(2));
-        let expired = self.expired_events(newest, prune_limit)?;
+        let old_newest = self.newest_event_ms.load(Ordering::Relaxed);
+        let newest = old_newest.max(batch_newest);
+        let expired = self.expired_buckets(newest)?;
+        // Buckets as they will be after this commit (the commit lock keeps the tree
+        // unchanged meanwhile).
+        let mut buckets = Vec::with_capacity(new_hashes.len());
+        for (start, hashes) in new_hashes {
+            let old = self.bucket(start)?;
+            let merged = dedup::merge(&old, hashes);
+            buckets.push((
+                start,
+                dedup::bucket_key(start),
+                dedup::encode_bucket(&merged),
+                Arc::new(merged),
+            ));
+        }
+        let newest_value = (newest != old_newest).then(|| order_i64(newest).to_be_bytes());
         let now_ms = wall_clock_ms();
         #[cfg(test)]
         let fail_point = *self
@@ -309,58 +387,58 @@ impl Store {
         let result = (
             &self.profiles,
             &self.objects,
-            &self.events,
-            &self.events_by_time,
+            &self.dedup,
             &self.outbox,
             &self.meta,
         )
-            .transaction(
-                |(tx_profiles, tx_objects, tx_events, tx_index, tx_outbox, tx_meta)| {
-                    if tx_objects.get(&object_key)?.is_some() {
-                        return Ok(Outcome::AlreadyProcessed);
-                    }
-                    for (key, value) in &profiles {
-                        tx_profiles.insert(*key, value.as_slice())?;
-                    }
-                    for (id, time) in &events {
-                        record_event(tx_events, tx_index, id, *time)?;
-                    }
-                    let mut events_pruned = 0;
-                    for old in &expired {
-                        tx_index.remove(old.index_key.as_slice())?;
-                        // Only drop the id if it was not seen again later (it then has a
-                        // newer index entry and stays).
-                        if let Some(current) = tx_events.get(&old.id)?
-                            && event_time(&old.id, &current)
-                                .map_err(ConflictableTransactionError::Abort)?
-                                == old.time
-                        {
-                            tx_events.remove(old.id.as_slice())?;
-                            events_pruned += 1;
+            .transaction(|(tx_profiles, tx_objects, tx_dedup, tx_outbox, tx_meta)| {
+                for (key, _) in &marks {
+                    if tx_objects.get(key)?.is_some() {
+                        if single {
+                            return Ok(Outcome::AlreadyProcessed);
                         }
-                    }
-                    let seqs = enqueue(tx_outbox, tx_meta, &outbox, now_ms)?;
-                    for (key, value) in &meta {
-                        tx_meta.insert(key.as_slice(), *value)?;
-                    }
-                    #[cfg(test)]
-                    if fail_point == Some(FailPoint::BeforeObjectMark) {
-                        return Err(ConflictableTransactionError::Abort(StoreError::Injected {
-                            key: crate::codec::display_key(&object_key),
+                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
+                            key: crate::codec::display_key(key),
                         }));
                     }
-                    tx_objects.insert(object_key.as_slice(), object_value.as_slice())?;
-                    Ok(Outcome::Done {
-                        events_pruned,
-                        seqs,
-                    })
-                },
-            );
+                }
+                for (key, value) in &profiles {
+                    tx_profiles.insert(*key, value.as_slice())?;
+                }
+                for (_, key, value, _) in &buckets {
+                    tx_dedup.insert(key.as_slice(), value.as_slice())?;
+                }
+                let mut events_pruned = 0;
+                for old in &expired {
+                    tx_dedup.remove(old.key.as_slice())?;
+                    events_pruned += old.entries;
+                }
+                if let Some(value) = &newest_value {
+                    tx_meta.insert(META_NEWEST_EVENT, value.as_slice())?;
+                }
+                let seqs = enqueue(tx_outbox, tx_meta, &outbox, now_ms)?;
+                for (key, value) in &meta {
+                    tx_meta.insert(key.as_slice(), *value)?;
+                }
+                #[cfg(test)]
+                if fail_point == Some(FailPoint::BeforeObjectMark) {
+                    return Err(ConflictableTransactionError::Abort(StoreError::Injected {
+                        key: crate::codec::display_key(&first_key),
+                    }));
+                }
+                for (key, value) in &marks {
+                    tx_objects.insert(key.as_slice(), value.as_slice())?;
+                }
+                Ok(Outcome::Done {
+                    events_pruned,
+                    seqs,
+                })
+            });
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(TransactionError::Abort(err)) => return Err(err),
             Err(TransactionError::Storage(source)) => {
-                return Err(StoreError::sled(OBJECTS, &object_key, source));
+                return Err(StoreError::sled(OBJECTS, &first_key, source));
             }
         };
         let (events_pruned, seqs) = match outcome {
@@ -371,6 +449,16 @@ impl Store {
             } => (events_pruned, seqs),
         };
         self.newest_event_ms.store(newest, Ordering::Relaxed);
+        {
+            let mut cache = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+            for (start, _, _, merged) in buckets {
+                cache.put(start, merged);
+            }
+            // Pruned buckets, and empty ones looked up for old event times.
+            if let Some(keep_from) = self.first_kept_bucket(newest) {
+                cache.retain_from(keep_from);
+            }
+        }
         let profiles_written = batch.profiles.len();
         self.cache
             .write_through(batch.profiles.into_iter().map(|(key, profile)| {
@@ -387,27 +475,55 @@ impl Store {
         })
     }
 
-    /// Index entries (and ids) with an event time older than `newest - ttl`.
-    fn expired_events(&self, newest: i64, limit: usize) -> Result<Vec<Expired>, StoreError> {
-        if newest == i64::MIN {
+    /// Dedup buckets whose every event time is older than `newest - ttl`.
+    fn expired_buckets(&self, newest: i64) -> Result<Vec<Expired>, StoreError> {
+        let Some(keep_from) = self.first_kept_bucket(newest) else {
             return Ok(Vec::new());
-        }
-        let horizon = newest.saturating_sub(self.event_ttl_ms);
-        let end = order_i64(horizon).to_be_bytes();
+        };
+        let end = dedup::bucket_key(keep_from);
         let mut expired = Vec::new();
-        for entry in self.events_by_time.range(..end.as_slice()).take(limit) {
-            let (key, _) = entry.map_err(|e| StoreError::sled(EVENTS_BY_TIME, &end, e))?;
-            let time = be_u64(&key, 0).map(unorder_i64).ok_or_else(|| {
-                StoreError::malformed(EVENTS_BY_TIME, &key, "key shorter than 8 bytes")
-            })?;
-            let id = key.get(8..).unwrap_or_default().to_vec();
+        for entry in self
+            .dedup
+            .range(..end.as_slice())
+            .take(MAX_PRUNE_PER_COMMIT)
+        {
+            let (key, value) = entry.map_err(|e| StoreError::sled(DEDUP, &end, e))?;
+            let key: [u8; 8] = key
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::malformed(DEDUP, &key, "bucket key is not 8 bytes"))?;
             expired.push(Expired {
-                index_key: key.to_vec(),
-                id,
-                time,
+                key,
+                entries: value.len().saturating_sub(1) / 8,
             });
         }
         Ok(expired)
+    }
+
+    /// Start of the oldest bucket that may still hold an event time within the TTL of
+    /// `newest`; `None` before any event.
+    fn first_kept_bucket(&self, newest: i64) -> Option<i64> {
+        (newest != i64::MIN).then(|| dedup::bucket_of(newest.saturating_sub(self.event_ttl_ms)))
+    }
+
+    /// The committed hashes of the bucket starting at `start`, decoded once and cached.
+    fn bucket(&self, start: i64) -> Result<Arc<Vec<u64>>, StoreError> {
+        let mut cache = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hit) = cache.get(start) {
+            return Ok(hit);
+        }
+        let key = dedup::bucket_key(start);
+        let hashes = match self
+            .dedup
+            .get(key)
+            .map_err(|e| StoreError::sled(DEDUP, &key, e))?
+        {
+            Some(value) => dedup::decode_bucket(DEDUP, &key, &value)?,
+            None => Vec::new(),
+        };
+        let hashes = Arc::new(hashes);
+        cache.put(start, Arc::clone(&hashes));
+        Ok(hashes)
     }
 
     // ---- objects --------------------------------------------------------------------
@@ -453,16 +569,28 @@ impl Store {
 
     // ---- dedup ----------------------------------------------------------------------
 
-    /// Whether an event id was recorded by a commit and not yet pruned.
-    pub fn seen_event(&self, id: &str) -> Result<bool, StoreError> {
-        self.events
-            .contains_key(id.as_bytes())
-            .map_err(|e| StoreError::sled(EVENTS, id.as_bytes(), e))
+    /// Whether an event id with this event time was recorded by a commit and not yet
+    /// pruned (a duplicate delivery carries the original's event time).
+    pub fn seen_event(&self, id: &str, event_time_ms: i64) -> Result<bool, StoreError> {
+        let hashes = self.bucket(dedup::bucket_of(event_time_ms))?;
+        Ok(hashes
+            .binary_search(&dedup::event_hash(id.as_bytes()))
+            .is_ok())
     }
 
-    /// Number of event ids currently remembered.
-    pub fn event_count(&self) -> usize {
-        self.events.len()
+    /// Number of event ids currently remembered (walks the dedup tree).
+    pub fn event_count(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for entry in self.dedup.iter() {
+            let (_, value) = entry.map_err(|e| StoreError::sled(DEDUP, b"<iter>", e))?;
+            n += value.len().saturating_sub(1) / 8;
+        }
+        Ok(n)
+    }
+
+    /// Dedup buckets (minutes of event time) currently stored.
+    pub fn dedup_buckets(&self) -> usize {
+        self.dedup.len()
     }
 
     // ---- profiles -------------------------------------------------------------------
@@ -608,39 +736,6 @@ fn encode_object(object: ProcessedObject) -> Vec<u8> {
     value
 }
 
-fn event_time(id: &[u8], value: &[u8]) -> Result<i64, StoreError> {
-    let body = record_body(EVENTS, id, value, 9)?;
-    be_u64(body, 0)
-        .map(unorder_i64)
-        .ok_or_else(|| StoreError::malformed(EVENTS, id, "truncated record"))
-}
-
-fn index_key(time: i64, id: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + id.len());
-    key.extend_from_slice(&order_i64(time).to_be_bytes());
-    key.extend_from_slice(id);
-    key
-}
-
-fn record_event(
-    events: &TransactionalTree,
-    index: &TransactionalTree,
-    id: &[u8],
-    time: i64,
-) -> TxResult<()> {
-    let mut value = Vec::with_capacity(9);
-    value.push(RECORD_V1);
-    value.extend_from_slice(&order_i64(time).to_be_bytes());
-    if let Some(old) = events.insert(id, value)? {
-        let old_time = event_time(id, &old).map_err(ConflictableTransactionError::Abort)?;
-        if old_time != time {
-            index.remove(index_key(old_time, id))?;
-        }
-    }
-    index.insert(index_key(time, id), &[])?;
-    Ok(())
-}
-
 fn enqueue(
     outbox: &TransactionalTree,
     meta: &TransactionalTree,
@@ -670,4 +765,46 @@ fn enqueue(
     }
     meta.insert(META_OUTBOX_SEQ, &seq.to_be_bytes())?;
     Ok(Some((last + 1, seq)))
+}
+
+/// Entries and logical bytes (keys plus values) of one tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TreeStats {
+    /// Tree name.
+    pub name: &'static str,
+    /// Entries.
+    pub entries: u64,
+    /// Bytes of keys.
+    pub key_bytes: u64,
+    /// Bytes of values.
+    pub value_bytes: u64,
+}
+
+impl Store {
+    /// Entries and logical bytes per tree (walks every tree: for reports, not the hot
+    /// path). Their sum against [`Store::size_on_disk`] is sled's space amplification.
+    pub fn tree_stats(&self) -> Result<Vec<TreeStats>, StoreError> {
+        let trees = [
+            (PROFILES, &self.profiles),
+            (OBJECTS, &self.objects),
+            (DEDUP, &self.dedup),
+            (OUTBOX, &self.outbox),
+            (META, &self.meta),
+        ];
+        let mut out = Vec::with_capacity(trees.len());
+        for (name, tree) in trees {
+            let mut s = TreeStats {
+                name,
+                ..TreeStats::default()
+            };
+            for entry in tree.iter() {
+                let (k, v) = entry.map_err(|e| StoreError::sled(name, b"<iter>", e))?;
+                s.entries += 1;
+                s.key_bytes += k.len() as u64;
+                s.value_bytes += v.len() as u64;
+            }
+            out.push(s);
+        }
+        Ok(out)
+    }
 }

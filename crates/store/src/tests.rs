@@ -131,8 +131,8 @@ fn commit_makes_every_effect_visible() {
         store.get_profile::<TestProfile>(&alice()).unwrap(),
         Some(profile(5))
     );
-    assert!(store.seen_event("e1").unwrap() && store.seen_event("e2").unwrap());
-    assert!(!store.seen_event("e3").unwrap());
+    assert!(store.seen_event("e1", 10).unwrap() && store.seen_event("e2", 20).unwrap());
+    assert!(!store.seen_event("e3", 10).unwrap());
     for (sink, seq) in [("file", 1), ("hec", 2)] {
         let queued = store.outbox_peek(sink, 10).unwrap();
         assert_eq!(queued.len(), 1);
@@ -158,7 +158,7 @@ fn redelivered_object_changes_nothing() {
         store.get_profile::<TestProfile>(&alice()).unwrap(),
         Some(profile(1))
     );
-    assert!(!store.seen_event("e9").unwrap());
+    assert!(!store.seen_event("e9", 10).unwrap());
     assert_eq!(store.outbox_stats("file").unwrap().depth, 1);
     // The next real commit continues the sequence where the first left it.
     let next = store
@@ -186,7 +186,7 @@ fn aborted_commit_leaves_nothing() {
     assert_eq!(store.get_meta("backfill/cursor").unwrap(), None);
     assert!(matches!(err, StoreError::Injected { .. }), "{err:?}");
     assert!(!store.is_processed("trail", "o2", "etag1").unwrap());
-    assert!(!store.seen_event("e2").unwrap());
+    assert!(!store.seen_event("e2", 20).unwrap());
     assert_eq!(store.outbox_stats("file").unwrap().depth, 1);
     assert_eq!(store.outbox_stats("hec").unwrap().depth, 0);
     // Neither sled nor the cache saw the aborted profile.
@@ -255,33 +255,40 @@ fn dedup_is_pruned_by_event_time_and_stays_bounded() {
     let store = open(dir.path()); // TTL 1 h
     let minute = 60_000;
     let ids: Vec<String> = (0..2_000).map(|i| format!("evt-{i:05}")).collect();
+    let time = |id: &str| id[4..].parse::<i64>().unwrap() * minute;
     let mut max_len = 0;
     // 40 objects, 50 events each, one minute apart per event: 2000 minutes of events.
     for (n, chunk) in ids.chunks(50).enumerate() {
         let key = format!("o{n}");
         let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", &key, "e"), 0, 50);
         for id in chunk {
-            let i: i64 = id[4..].parse().unwrap();
-            b.event(Cow::Borrowed(id.as_str()), i * minute);
+            b.event(Cow::Borrowed(id.as_str()), time(id));
         }
         store.commit(b).unwrap();
-        max_len = max_len.max(store.event_count());
-        assert_eq!(store.event_count(), store.events_by_time.len());
+        max_len = max_len.max(store.event_count().unwrap());
+        assert_eq!(store.event_count().unwrap(), store.dedup_buckets());
     }
     // Only the last hour (61 minutes inclusive of the horizon) is remembered.
     assert!(max_len <= 61 + 50, "dedup grew to {max_len}");
-    assert_eq!(store.event_count(), 61);
-    assert!(store.seen_event("evt-01999").unwrap());
-    assert!(store.seen_event("evt-01939").unwrap());
-    assert!(!store.seen_event("evt-01938").unwrap());
-    assert!(!store.seen_event("evt-00000").unwrap());
+    assert_eq!(store.event_count().unwrap(), 61);
+    for (id, seen) in [
+        ("evt-01999", true),
+        ("evt-01939", true),
+        ("evt-01938", false),
+        ("evt-00000", false),
+    ] {
+        assert_eq!(store.seen_event(id, time(id)).unwrap(), seen, "{id}");
+    }
+    // Only the id at its own time: another id, or the same id at another minute, is new.
+    assert!(!store.seen_event("evt-01999", time("evt-01998")).unwrap());
+    assert!(!store.seen_event("evt-x", time("evt-01999")).unwrap());
 
-    // An id seen again later is kept by its newer time, and its old index entry goes.
+    // An id recorded again at a later time is remembered there; pruning moves on.
     let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "again", "e"), 0, 1);
     b.event("evt-01940", 2_030 * minute);
-    store.commit(b).unwrap();
-    assert!(store.seen_event("evt-01940").unwrap());
-    assert_eq!(store.event_count(), store.events_by_time.len());
+    assert_eq!(store.commit(b).unwrap().events_pruned, 31);
+    assert!(store.seen_event("evt-01940", 2_030 * minute).unwrap());
+    assert!(!store.seen_event("evt-01940", 1_940 * minute).unwrap());
 
     // The newest event time survives a reopen, so pruning continues from it.
     drop(store);
@@ -289,12 +296,48 @@ fn dedup_is_pruned_by_event_time_and_stays_bounded() {
     let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "late", "e"), 0, 1);
     b.event("old-replayed", 0);
     assert_eq!(store.commit(b).unwrap().events_pruned, 0);
-    assert!(store.seen_event("old-replayed").unwrap());
+    assert!(store.seen_event("old-replayed", 0).unwrap());
     let b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "empty", "e"), 0, 0);
     assert_eq!(store.commit(b).unwrap().events_pruned, 1);
-    assert!(!store.seen_event("old-replayed").unwrap());
-    assert!(store.seen_event("evt-01940").unwrap());
-    assert!(!store.seen_event("evt-01969").unwrap());
+    assert!(!store.seen_event("old-replayed", 0).unwrap());
+    assert!(store.seen_event("evt-01940", 2_030 * minute).unwrap());
+    assert!(!store.seen_event("evt-01969", time("evt-01969")).unwrap());
+    assert!(store.seen_event("evt-01970", time("evt-01970")).unwrap());
+}
+
+#[test]
+fn a_store_of_schema_1_is_migrated_and_its_event_trees_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let db = sled::open(&path).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"s\0schema_version", &1u32.to_be_bytes())
+            .unwrap();
+        db.open_tree("events").unwrap().insert(b"e1", b"x").unwrap();
+        db.open_tree("events_by_time")
+            .unwrap()
+            .insert(b"k", b"")
+            .unwrap();
+        db.open_tree("profiles")
+            .unwrap()
+            .insert(b"a\0old", b"\x01\x07")
+            .unwrap();
+        db.open_tree("objects")
+            .unwrap()
+            .insert(b"trail\0k\0e", b"x")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open_with(&path, &options()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), crate::SCHEMA_VERSION);
+    let names: Vec<Vec<u8>> = store.db.tree_names().iter().map(|n| n.to_vec()).collect();
+    assert!(!names.contains(&b"events".to_vec()), "{names:?}");
+    assert!(!names.contains(&b"events_by_time".to_vec()), "{names:?}");
+    assert_eq!(store.event_count().unwrap(), 0);
+    assert_eq!(store.profile_count(), 0);
+    assert_eq!(store.object_count(), 1, "processed marks are kept");
 }
 
 #[test]
@@ -444,7 +487,7 @@ fn meta_round_trips_and_schema_is_checked() {
         StoreError::SchemaTooNew {
             path,
             found: 99,
-            supported: 1,
+            supported: crate::SCHEMA_VERSION,
         } => {
             assert_eq!(path, &dir.path().join("db"));
         }
@@ -566,7 +609,11 @@ fn reopen_after_abort_keeps_flushed_commits_and_whole_ones() {
         let stored = store.get_profile::<TestProfile>(&profile_key).unwrap();
         // All or nothing, per object.
         assert_eq!(done, stored.is_some(), "object {n}");
-        assert_eq!(done, store.seen_event(&event).unwrap(), "object {n}");
+        assert_eq!(
+            done,
+            store.seen_event(&event, n as i64).unwrap(),
+            "object {n}"
+        );
         if n < FLUSHED {
             assert!(done, "flushed object {n} lost");
         }
@@ -632,4 +679,46 @@ fn racing_commits_of_one_object_apply_once() {
         assert_eq!(applied, 1, "round {round}");
     }
     assert_eq!(store.outbox_stats("file").unwrap().depth, 20);
+}
+
+#[test]
+fn a_batch_of_several_objects_marks_all_of_them_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut b = batch("o1", profile(7), &[("e1", 10)], b"", &[]);
+    b.also(ObjectId::new("trail", "o2", "etag1"), 1_700_000_000_500, 4);
+    b.also(ObjectId::new("trail", "o3", "etag1"), 1_700_000_000_900, 0);
+    let stats = store.commit(b).unwrap();
+    assert!(!stats.already_processed);
+    for (key, at, count) in [
+        ("o1", 1_700_000_000_000, 3),
+        ("o2", 1_700_000_000_500, 4),
+        ("o3", 1_700_000_000_900, 0),
+    ] {
+        let mark = store
+            .processed_object(ObjectId::new("trail", key, "etag1"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{key} not marked"));
+        assert_eq!((mark.processed_at_ms, mark.event_count), (at, count));
+    }
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(7))
+    );
+
+    // A run that includes an object committed already is a conflict: nothing written.
+    let mut b = batch("o4", profile(9), &[("e9", 30)], b"{}", &["file"]);
+    b.also(ObjectId::new("trail", "o2", "etag1"), 0, 1);
+    let err = store.commit(b).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict { key } if key.contains("o2")),
+        "{err}"
+    );
+    assert!(!store.is_processed("trail", "o4", "etag1").unwrap());
+    assert!(!store.seen_event("e9", 30).unwrap());
+    assert!(store.outbox_peek("file", 10).unwrap().is_empty());
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(7))
+    );
 }
