@@ -11,3 +11,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast
 # The systemd unit, checked offline against the binary the tests just built.
 bash scripts/check-systemd.sh "${CARGO_TARGET_DIR:-$PWD/target}/debug/bedguard"
+# The Debian package of that same binary: contents; installed, checked and purged as root.
+bash scripts/check-deb.sh "${CARGO_TARGET_DIR:-$PWD/target}/debug/bedguard"

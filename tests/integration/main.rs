@@ -7,4 +7,5 @@ mod config;
 mod crash;
 mod daemon;
 mod harness;
+mod ops;
 mod replay;

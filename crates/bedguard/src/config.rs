@@ -47,6 +47,10 @@ pub struct StateConfig {
     pub flush_every_ms: u64,
     /// sled's page cache.
     pub page_cache_bytes: u64,
+    /// `replay` and `eval` commit the effects of consecutive objects together, up to
+    /// this many events per commit (1: one object per commit). The daemon always
+    /// commits each object before deleting its message.
+    pub replay_batch_events: u64,
 }
 
 impl StateConfig {
@@ -141,6 +145,7 @@ impl Default for StateConfig {
             path: PathBuf::from("/var/lib/bedguard"),
             profile_cache_entries: 50_000,
             dedup_ttl_secs: 86_400,
+            replay_batch_events: 100_000,
             flush_every_ms: 500,
             page_cache_bytes: 64 << 20,
         }
@@ -263,10 +268,7 @@ impl Config {
         let cfg: Config = match Config::deserialize(toml::Value::Table(table)) {
             Ok(c) => c,
             Err(e) => {
-                problems.push(Problem {
-                    key: "(schema)".into(),
-                    message: e.to_string(),
-                });
+                problems.push(schema_problem(&e));
                 return Err(fail(problems));
             }
         };
@@ -292,6 +294,9 @@ impl Config {
         }
         if self.state.profile_cache_entries == 0 {
             bad("state.profile_cache_entries", "must be at least 1".into());
+        }
+        if self.state.replay_batch_events == 0 {
+            bad("state.replay_batch_events", "must be at least 1".into());
         }
         if self.state.dedup_ttl_secs == 0 {
             bad("state.dedup_ttl_secs", "must be at least 1".into());
@@ -393,6 +398,29 @@ impl Config {
     }
 }
 
+/// A schema error (unknown key, wrong type) as a problem keyed by its dotted path, like
+/// the validation problems: toml names the table the error is in (its last line reads
+/// ``in `ingest` ``), serde names an unknown field in the message.
+fn schema_problem(e: &toml::de::Error) -> Problem {
+    let message = e.message().trim().to_string();
+    let shown = e.to_string();
+    let table = shown
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'));
+    let field = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(field, _)| field);
+    let key = match (table, field) {
+        (Some(t), Some(f)) => format!("{t}.{f}"),
+        (Some(t), None) => t.to_string(),
+        (None, Some(f)) => f.to_string(),
+        (None, None) => "(schema)".to_string(),
+    };
+    Problem { key, message }
+}
+
 /// Applies `BEDGUARD_<SECTION>_<KEY>=value` overrides to a parsed table. The value is
 /// read as a TOML value when it parses as one (numbers, booleans, arrays), else as a
 /// string. Unknown sections are problems; unknown keys are caught by the schema.
@@ -449,4 +477,34 @@ pub fn load_from_process(file: Option<&Path>) -> Result<Config> {
     Config::load(file, &env)
         .map_err(anyhow::Error::new)
         .context("configuration rejected")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys_of(text: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        let e = Config::load(Some(&p), &[]).unwrap_err();
+        e.problems.into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn schema_errors_are_keyed_by_their_dotted_path() {
+        assert_eq!(
+            keys_of("[ingest]\nwait_time_secs_typo = 1\n"),
+            ["ingest.wait_time_secs_typo"]
+        );
+        assert_eq!(
+            keys_of("[detect.severity]\nmedium_bitz = 1.0\n"),
+            ["detect.severity.medium_bitz"]
+        );
+        assert_eq!(
+            keys_of("[ingest]\nconcurrency = \"x\"\n"),
+            ["ingest.concurrency"]
+        );
+        assert_eq!(keys_of("colour = 1\n"), ["colour"]);
+    }
 }

@@ -64,7 +64,7 @@ impl Processor for DaemonProcessor {
         .map_err(|e| ProcessError::Transient(format!("pipeline task failed: {e}")))?;
         self.shared.latency.pipeline.observe(started.elapsed());
         let outcome = match result {
-            Ok(Outcome::Committed { records, .. }) => IngestOutcome::Committed { records },
+            Ok(Outcome::Processed { records, .. }) => IngestOutcome::Committed { records },
             Ok(Outcome::AlreadyProcessed) => IngestOutcome::AlreadyProcessed,
             Ok(Outcome::Skipped(kind)) => {
                 tracing::debug!(bucket = %obj_log.0, key = %obj_log.1, kind, "not a CloudTrail log: skipped");
@@ -279,13 +279,23 @@ pub async fn run(
             .map_err(|_| anyhow!("pipeline lock poisoned"))?;
         tracing::info!(queue = %queue_url, state = %cfg.state.path.display(), sinks = cfg.sinks.len(), geoip = %p.geo().describe(), "bedguard running");
     }
-    systemd::notify("READY=1\nSTATUS=consuming");
+    // Ready (for systemd's Type=notify) once SQS has answered a ReceiveMessage: the
+    // store, the sinks and the metrics listener are up by now, and that answer proves
+    // the credentials, the queue and the permission to read it.
+    systemd::notify(&format!("STATUS=waiting for SQS to answer on {queue_url}"));
+    let mut ready = false;
+    let mut ready_check = tokio::time::interval(Duration::from_millis(100));
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let watchdog = systemd::watchdog_interval();
-    let mut last_watchdog = std::time::Instant::now();
+    // Keep-alives at half the period systemd asked for, from this loop, so a stuck
+    // loop stops them.
+    let mut watchdog = systemd::watchdog_interval().map(|every| {
+        let mut i = tokio::time::interval(every);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
     let mut last_geo_check = std::time::Instant::now();
     let mut idle_since = std::time::Instant::now();
     let mut last_activity = (0u64, 0u64);
@@ -306,13 +316,15 @@ pub async fn run(
                     Err(e) => tracing::error!("reload rejected, keeping the running configuration: {e:#}"),
                 }
             }
-            _ = tick.tick() => {
-                if let Some(every) = watchdog
-                    && last_watchdog.elapsed() >= every
-                {
-                    systemd::notify("WATCHDOG=1");
-                    last_watchdog = std::time::Instant::now();
+            _ = ready_check.tick(), if !ready => {
+                if shared.ingest.receive_calls.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                    ready = true;
+                    systemd::notify(&format!("READY=1\nSTATUS=consuming {queue_url}"));
+                    tracing::info!(queue = %queue_url, "SQS answered: ready");
                 }
+            }
+            _ = next_tick(&mut watchdog) => systemd::notify("WATCHDOG=1"),
+            _ = tick.tick() => {
                 if last_geo_check.elapsed() >= Duration::from_secs(cfg.geoip.reload_check_secs) {
                     last_geo_check = std::time::Instant::now();
                     if let Ok(p) = shared.pipeline.lock() {
@@ -371,10 +383,27 @@ pub async fn run(
     Ok(())
 }
 
+/// The next tick of an optional interval; never, without one.
+async fn next_tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Re-reads the config; on success swaps the detector and the sink list and returns it.
+/// Nothing is swapped unless the whole file is usable: valid, with a detector and every
+/// sink's transport buildable (a token file or variable, a CA bundle), so the caller's
+/// restart of the sinks cannot fail on the new config.
 fn reload(path: Option<&std::path::Path>, shared: &Arc<Shared>) -> Result<Config> {
     let cfg = crate::config::load_from_process(path)?;
     let detector = build_detector(&cfg)?;
+    for (i, sink) in cfg.sinks.iter().enumerate() {
+        sinks::AnyTransport::build(sink)
+            .with_context(|| format!("sinks[{i}] (name {:?}) cannot start", sink.name()))?;
+    }
     let mut p = shared
         .pipeline
         .lock()

@@ -197,6 +197,23 @@ pub fn render(shared: &Shared, now_ms: i64) -> String {
     o
 }
 
+/// Reads a request's head (request line and headers) into `buf`, however the client's
+/// writes were split, until its blank line, a full buffer or the end of the stream;
+/// `None` after 5 s or on an error. Reading the headers before answering also keeps
+/// the close from resetting the connection under the client's feet.
+async fn read_head(conn: &mut tokio::net::TcpStream, buf: &mut [u8]) -> Option<usize> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut n = 0;
+    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout_at(deadline, conn.read(&mut buf[n..])).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(got)) => n += got,
+            _ => return None,
+        }
+    }
+    Some(n)
+}
+
 /// Serves /metrics and /healthz on `listen` until the task is aborted.
 pub async fn serve(listen: &str, shared: Arc<Shared>) -> Result<tokio::task::JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -211,11 +228,9 @@ pub async fn serve(listen: &str, shared: Arc<Shared>) -> Result<tokio::task::Joi
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
-                let n =
-                    match tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await {
-                        Ok(Ok(n)) => n,
-                        _ => return,
-                    };
+                let Some(n) = read_head(&mut conn, &mut buf).await else {
+                    return;
+                };
                 let req = String::from_utf8_lossy(&buf[..n]);
                 let path = req.split_whitespace().nth(1).unwrap_or("/");
                 let (status, ctype, body) = match path {

@@ -25,7 +25,8 @@ pub fn notify(state: &str) {
     }
 }
 
-/// Half the watchdog period systemd asked for (`WATCHDOG_USEC`), if it asked.
+/// Half the watchdog period systemd asked for (`WATCHDOG_USEC`), if it asked (and the
+/// period is not zero, which would make no interval).
 pub fn watchdog_interval() -> Option<Duration> {
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
     if let Ok(pid) = std::env::var("WATCHDOG_PID")
@@ -33,5 +34,5 @@ pub fn watchdog_interval() -> Option<Duration> {
     {
         return None;
     }
-    Some(Duration::from_micros(usec / 2))
+    Some(Duration::from_micros(usec / 2)).filter(|d| !d.is_zero())
 }

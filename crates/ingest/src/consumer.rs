@@ -2,6 +2,9 @@
 //!
 //! - Back-pressure: a semaphore of `max_in_flight` permits; a receive asks for at most as
 //!   many messages as there are free permits, so nothing waits in memory unworked.
+//! - Start: until one `ReceiveMessage` has answered, receives are short polls, so the
+//!   first answer (the `receive_calls` counter, which the daemon's readiness waits for)
+//!   comes at once even from an empty queue; long polls follow.
 //! - Heartbeat: while a message is in work its visibility is extended every
 //!   `heartbeat_interval_ms`, so a long object is never processed twice at once.
 //! - Failures: a malformed object or an undecodable body leaves the message to the
@@ -237,6 +240,7 @@ impl<P: Processor> Consumer<P> {
         let hard_stop = CancellationToken::new();
         let mut tasks: JoinSet<Disposition> = JoinSet::new();
         let mut failures = 0u32;
+        let mut answered = false;
         info!(queue = %s.queue_url, max_in_flight = s.max_in_flight, "consumer started");
 
         loop {
@@ -261,11 +265,12 @@ impl<P: Processor> Consumer<P> {
             let received = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                r = inner.receive(batch.len()) => r,
+                r = inner.receive(batch.len(), if answered { s.wait_time_secs } else { 0 }) => r,
             };
             match received {
                 Ok(messages) => {
                     failures = 0;
+                    answered = true;
                     for message in messages {
                         // SQS never returns more than asked; an extra one would be worked
                         // without a permit rather than dropped.
@@ -332,7 +337,7 @@ fn log_join(joined: Result<Disposition, tokio::task::JoinError>) {
 }
 
 impl<P: Processor> Inner<P> {
-    async fn receive(&self, n: usize) -> Result<Vec<Message>, String> {
+    async fn receive(&self, n: usize, wait_time_secs: u32) -> Result<Vec<Message>, String> {
         let s = &self.settings;
         let out = self
             .clients
@@ -340,7 +345,7 @@ impl<P: Processor> Inner<P> {
             .receive_message()
             .queue_url(&s.queue_url)
             .max_number_of_messages(to_i32(n as u64))
-            .wait_time_seconds(to_i32(s.wait_time_secs.into()))
+            .wait_time_seconds(to_i32(wait_time_secs.into()))
             .visibility_timeout(to_i32(s.visibility_timeout_secs.into()))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
