@@ -20,9 +20,9 @@ bin="${1:-${CARGO_TARGET_DIR:-$PWD/target}/debug/bedguard}"
 [ "$(basename "$(dirname "$bin")")" = debug ] ||
   fail "$bin is not in the debug/ directory of a cargo target dir"
 command -v cargo-deb >/dev/null 2>&1 ||
-  fail "cargo-deb is not installed (`scripts/setup-deps.sh tests` installs it)"
+  fail "cargo-deb is not installed ('scripts/setup-deps.sh tests' installs it)"
 for tool in dpkg-deb dpkg-shlibdeps systemd-analyze; do
-  command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing (`scripts/setup-deps.sh tests` installs it)"
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing ('scripts/setup-deps.sh tests' installs it)"
 done
 
 # cargo-deb packages <target dir>/debug/bedguard for `--profile dev`: point it at the
