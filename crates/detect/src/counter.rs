@@ -134,7 +134,8 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
     /// at most `cap` values.
     pub fn observe(&mut self, value: &K, at_ms: i64, half_life_ms: f64, cap: usize) {
         let hour = at_ms.div_euclid(3_600_000).clamp(0, i64::from(u32::MAX)) as u32;
-        if self.items.iter().any(|(k, _, h)| k == value && *h >= hour) {
+        // The hour first: most values were not seen this hour, and it is an integer.
+        if self.items.iter().any(|(k, _, h)| *h >= hour && k == value) {
             return;
         }
         self.decay_to(at_ms, half_life_ms);
