@@ -174,7 +174,7 @@ pub fn decode(args: &BenchArgs) -> Result<()> {
                 time: gzip,
             },
             Row {
-                name: "bedguard gunzip (zlib-rs)".into(),
+                name: "bedguard gunzip (libdeflate)".into(),
                 time: gunzip,
             },
             Row {
