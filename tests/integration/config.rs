@@ -84,3 +84,52 @@ fn environment_overrides_the_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+#[test]
+fn validate_rejects_a_sink_that_cannot_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sinks.toml");
+    let bad_ca = dir.path().join("not-a-ca.pem");
+    std::fs::write(&bad_ca, "not a certificate").unwrap();
+    std::fs::write(
+        &p,
+        format!(
+            "[[sinks]]\ntype = \"http\"\nname = \"splunk\"\nurl = \"http://127.0.0.1:9/services/collector/event\"\n\
+             [sinks.hec]\ntoken_env = \"BEDGUARD_VALIDATE_TEST_UNSET_TOKEN\"\n\
+             [[sinks]]\ntype = \"syslog\"\nname = \"siem\"\naddress = \"127.0.0.1:6514\"\nprotocol = \"tls\"\ntls_ca_file = {:?}\n\
+             [[sinks]]\ntype = \"stdout\"\nname = \"console\"\n",
+            bad_ca.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .arg("validate")
+        .arg("--config")
+        .arg(&p)
+        .env_remove("BEDGUARD_VALIDATE_TEST_UNSET_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(err.contains("2 problem(s)"), "{err}");
+    assert!(
+        err.contains("sinks[0]") && err.contains("BEDGUARD_VALIDATE_TEST_UNSET_TOKEN"),
+        "{err}"
+    );
+    assert!(
+        err.contains("sinks[1]") && err.contains("not-a-ca.pem"),
+        "{err}"
+    );
+    assert!(!err.contains("sinks[2]"), "{err}");
+
+    // With the token set, that problem is gone.
+    let out = bin()
+        .arg("validate")
+        .arg("--config")
+        .arg(&p)
+        .env("BEDGUARD_VALIDATE_TEST_UNSET_TOKEN", "t0ken")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("sinks[0]"), "{err}");
+}

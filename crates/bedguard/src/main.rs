@@ -55,6 +55,17 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
     }
     match &cli.command {
         Command::Validate { print } => {
+            // What `run` would meet at start beyond the schema: every sink must build
+            // (token files and variables, CA files), so ExecStartPre catches it too.
+            let problems = sink_problems(&cfg);
+            if !problems.is_empty() {
+                let errors = config::ConfigErrors {
+                    file: cli.config.clone(),
+                    problems,
+                };
+                eprintln!("bedguard: {errors}");
+                return Ok(ExitCode::from(EXIT_CONFIG));
+            }
             if *print {
                 print!(
                     "{}",
@@ -103,6 +114,22 @@ fn run(cli: Cli, mut cfg: Config) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sinks that cannot be built from the config, one problem each, keyed `sinks[i]`.
+fn sink_problems(cfg: &Config) -> Vec<config::Problem> {
+    cfg.sinks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, sink)| {
+            sinks::AnyTransport::build(sink)
+                .err()
+                .map(|e| config::Problem {
+                    key: format!("sinks[{i}]"),
+                    message: format!("sink {:?} cannot start: {e}", sink.name()),
+                })
+        })
+        .collect()
 }
 
 /// Assembles the pipeline from config: GeoIP, user-agent rules, catalogue, detector, store.
