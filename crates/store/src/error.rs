@@ -80,7 +80,7 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
-    /// Test-only failure injected in the middle of a commit transaction.
+    /// Test-only failure injected in the middle of a commit, before its batch is applied.
     #[cfg(test)]
     #[error("injected failure in commit of `{key}`")]
     Injected { key: String },

@@ -1,9 +1,11 @@
-//! Key layouts of the trees.
+//! Key layouts of the logical trees. Each is a keyspace of the store's one sled tree:
+//! the key in sled is the tree's prefix byte (`p`, `o`, `d`, `q`, `m`, in table order)
+//! followed by the key below.
 //!
 //! | tree             | key                                   | value                                   |
 //! |------------------|---------------------------------------|-----------------------------------------|
 //! | `profiles`       | `p\0<account>\0<principal>`, `a\0<account>` | version byte + postcard profile  |
-//! | `objects`        | `<bucket>\0<key>\0<etag>`             | v1, processed-at event ms, event count  |
+//! | `objects`        | first 16 bytes of SHA-256 of `<bucket>\0<key>\0<etag>` | v1, processed-at event ms, event count |
 //! | `dedup`          | ordered minute start ms (8 bytes BE)  | v1, sorted 64-bit event-id hashes (BE)  |
 //! | `outbox`         | `<sink>\0` + sequence (8 bytes BE)    | v1, attempts, enqueued ms, finding bytes|
 //! | `meta`           | `s\0<name>` (store) / `u\0<name>` (callers) | raw bytes                         |

@@ -154,7 +154,7 @@ impl Store {
         loop {
             let next = self
                 .outbox
-                .range(from.as_slice()..)
+                .range_from(&from)
                 .next()
                 .transpose()
                 .map_err(|e| StoreError::sled(OUTBOX, &from, e))?;

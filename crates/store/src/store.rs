@@ -8,8 +8,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::batch::{CommitStats, ObjectBatch};
 use crate::cache::{ProfileCache, Shared};
@@ -23,21 +21,38 @@ use crate::keys::{
     self, META_NEWEST_EVENT, META_OUTBOX_SEQ, META_SCHEMA_VERSION, ObjectId, ProfileKey,
     check_part, user_meta_key,
 };
+use crate::space::Space;
 
 /// Schema version of the store layout this build writes. A store with a newer one is
 /// refused at open. One of version 1 is migrated at open by dropping its event trees
 /// (one entry per event id, in `events` and `events_by_time`) and its profiles, whose
 /// layout this build cannot read: dedup memory and baselines start afresh (warm up
 /// again with `backfill --learn-only`); processed marks and the outbox are kept.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// Version 3 keeps every logical tree in the one sled tree `state`, under a one-byte
+/// key prefix ([`crate::space`]); a store of version 2 (one sled tree per logical
+/// tree) is migrated at open by copying every entry over and dropping the old trees.
+pub const SCHEMA_VERSION: u32 = 3;
 
 pub(crate) const PROFILES: &str = "profiles";
 pub(crate) const OBJECTS: &str = "objects";
 pub(crate) const DEDUP: &str = "dedup";
-/// Trees of schema version 1, dropped by the migration to version 2.
+/// Trees of schema version 1, dropped by the migration.
 const V1_EVENT_TREES: [&str; 2] = ["events", "events_by_time"];
 pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const META: &str = "meta";
+/// The one sled tree of schema version 3.
+const STATE: &str = "state";
+
+/// Key prefixes of the logical trees in the `state` tree.
+const PROFILES_PREFIX: u8 = b'p';
+const OBJECTS_PREFIX: u8 = b'o';
+const DEDUP_PREFIX: u8 = b'd';
+const OUTBOX_PREFIX: u8 = b'q';
+const META_PREFIX: u8 = b'm';
+
+/// Entries one migration batch copies.
+const MIGRATION_CHUNK: usize = 10_000;
 
 /// Most expired dedup buckets (minutes) one commit prunes; the rest go with the next.
 const MAX_PRUNE_PER_COMMIT: usize = 10_080;
@@ -80,14 +95,16 @@ pub struct ProcessedObject {
 pub struct Store {
     pub(crate) path: PathBuf,
     pub(crate) db: sled::Db,
-    pub(crate) profiles: sled::Tree,
-    pub(crate) objects: sled::Tree,
-    pub(crate) dedup: sled::Tree,
+    /// The one sled tree every logical tree below is a key prefix of.
+    state: sled::Tree,
+    pub(crate) profiles: Space,
+    pub(crate) objects: Space,
+    pub(crate) dedup: Space,
     /// Decoded dedup buckets. Filled under the lock while reading the tree, replaced
     /// after a commit succeeded, so it never holds less than the tree.
     buckets: Mutex<BucketCache>,
-    pub(crate) outbox: sled::Tree,
-    pub(crate) meta: sled::Tree,
+    pub(crate) outbox: Space,
+    pub(crate) meta: Space,
     cache: ProfileCache,
     /// Serialises commits: the outbox sequence, dedup pruning and cache write-through
     /// rely on one commit at a time.
@@ -99,7 +116,7 @@ pub struct Store {
     pub(crate) fail_point: Mutex<Option<FailPoint>>,
 }
 
-/// Where a test makes the commit transaction abort.
+/// Where a test makes a commit fail before its batch is applied.
 #[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FailPoint {
@@ -115,21 +132,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// A dedup bucket past the TTL, found before the commit transaction.
+/// A dedup bucket past the TTL, found before the commit batch is built.
 struct Expired {
     key: [u8; 8],
     entries: usize,
 }
-
-enum Outcome {
-    AlreadyProcessed,
-    Done {
-        events_pruned: usize,
-        seqs: Option<(u64, u64)>,
-    },
-}
-
-type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 impl Store {
     /// Opens (or creates) the store at `path`. Refuses a store written with a newer
@@ -152,14 +159,16 @@ impl Store {
             .flush_every_ms(flush_every)
             .open()
             .map_err(open_err)?;
-        let tree = |name: &str| db.open_tree(name).map_err(open_err);
+        let state = db.open_tree(STATE).map_err(open_err)?;
+        let space = |prefix| Space::new(state.clone(), prefix);
         let store = Self {
-            profiles: tree(PROFILES)?,
-            objects: tree(OBJECTS)?,
-            dedup: tree(DEDUP)?,
+            profiles: space(PROFILES_PREFIX),
+            objects: space(OBJECTS_PREFIX),
+            dedup: space(DEDUP_PREFIX),
             buckets: Mutex::new(BucketCache::default()),
-            outbox: tree(OUTBOX)?,
-            meta: tree(META)?,
+            outbox: space(OUTBOX_PREFIX),
+            meta: space(META_PREFIX),
+            state,
             db,
             cache: ProfileCache::new(options.profile_cache_entries),
             commit_lock: Mutex::new(()),
@@ -184,57 +193,141 @@ impl Store {
             .meta
             .get(META_SCHEMA_VERSION)
             .map_err(|e| StoreError::sled(META, META_SCHEMA_VERSION, e))?;
+        let found = match found {
+            Some(bytes) => Some(decode_schema(&bytes)?),
+            // Not in the `state` tree: a new store, or one of an older layout.
+            None => self.legacy_schema()?,
+        };
         match found {
+            Some(found) if found > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
+                path: self.path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+            Some(found) if found < SCHEMA_VERSION => self.migrate_from(found),
+            Some(_) => self.drop_legacy_trees(),
             None => {
                 self.meta
                     .insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())
                     .map_err(|e| StoreError::sled(META, META_SCHEMA_VERSION, e))?;
                 Ok(())
             }
-            Some(bytes) => {
-                let found = codec::be_u32(&bytes, 0)
-                    .filter(|_| bytes.len() == 4)
-                    .ok_or_else(|| {
-                        StoreError::malformed(
-                            META,
-                            META_SCHEMA_VERSION,
-                            "schema version is not 4 bytes",
-                        )
-                    })?;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::SchemaTooNew {
-                        path: self.path.clone(),
-                        found,
-                        supported: SCHEMA_VERSION,
-                    });
-                }
-                if found < SCHEMA_VERSION {
-                    self.migrate_from_v1()?;
-                }
-                Ok(())
-            }
         }
     }
 
-    /// Version 1 kept two entries per event id; version 2 keeps minute buckets of
-    /// hashes, and its profiles have a layout version 1 profiles do not decode to.
-    /// The old entries are dropped, then the version is raised.
-    fn migrate_from_v1(&self) -> Result<(), StoreError> {
-        for name in V1_EVENT_TREES {
-            self.db
-                .drop_tree(name)
-                .map_err(|e| StoreError::sled(META, name.as_bytes(), e))?;
+    /// Schema version recorded in the `meta` tree of a store of version 1 or 2, if
+    /// there is one.
+    fn legacy_schema(&self) -> Result<Option<u32>, StoreError> {
+        if !self.has_tree(META) {
+            return Ok(None);
         }
-        self.profiles
-            .clear()
-            .map_err(|e| StoreError::sled(PROFILES, b"<clear>", e))?;
+        let meta = self.legacy_tree(META)?;
+        let found = meta
+            .get(META_SCHEMA_VERSION)
+            .map_err(|e| StoreError::sled(META, META_SCHEMA_VERSION, e))?;
+        found.map(|bytes| decode_schema(&bytes)).transpose()
+    }
+
+    fn has_tree(&self, name: &str) -> bool {
+        self.db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == name.as_bytes())
+    }
+
+    fn legacy_tree(&self, name: &'static str) -> Result<sled::Tree, StoreError> {
+        self.db
+            .open_tree(name)
+            .map_err(|e| StoreError::sled(name, b"<open>", e))
+    }
+
+    /// Versions 1 and 2 kept one sled tree per logical tree: every entry is copied into
+    /// its keyspace of the `state` tree, then the version is raised and the old trees
+    /// are dropped. A crash part way leaves the old trees and version, and the next
+    /// open copies again (the copies overwrite themselves); one after the version is
+    /// raised finds the old trees left and drops them.
+    ///
+    /// Version 1 kept two entries per event id (trees `events`, `events_by_time`) and
+    /// profiles of a layout later versions do not decode: those are not copied, so
+    /// dedup memory and baselines start afresh (warm up again with
+    /// `backfill --learn-only`); processed marks and the outbox are kept.
+    fn migrate_from(&self, found: u32) -> Result<(), StoreError> {
+        let copied: &[(&'static str, &Space)] = if found < 2 {
+            &[(OBJECTS, &self.objects), (OUTBOX, &self.outbox)]
+        } else {
+            &[
+                (PROFILES, &self.profiles),
+                (OBJECTS, &self.objects),
+                (DEDUP, &self.dedup),
+                (OUTBOX, &self.outbox),
+            ]
+        };
+        for (name, space) in copied {
+            if self.has_tree(name) {
+                self.copy_tree(name, space)?;
+            }
+        }
+        if self.has_tree(META) {
+            self.copy_tree(META, &self.meta)?;
+        }
         self.meta
             .insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes())
             .map_err(|e| StoreError::sled(META, META_SCHEMA_VERSION, e))?;
+        self.drop_legacy_trees()?;
         tracing::info!(
             path = %self.path.display(),
-            "store migrated from schema 1 to {SCHEMA_VERSION}: event-id dedup and baselines restart (warm up with `bedguard backfill --learn-only`)"
+            "store migrated from schema {found} to {SCHEMA_VERSION}{}",
+            if found < 2 {
+                ": event-id dedup and baselines restart (warm up with `bedguard backfill --learn-only`)"
+            } else {
+                ""
+            }
         );
+        Ok(())
+    }
+
+    /// Copies every entry of the old tree `name` into `space`, in batches.
+    fn copy_tree(&self, name: &'static str, space: &Space) -> Result<(), StoreError> {
+        let tree = self.legacy_tree(name)?;
+        let mut batch = sled::Batch::default();
+        let mut pending = 0;
+        for entry in tree.iter() {
+            let (key, value) = entry.map_err(|e| StoreError::sled(name, b"<iter>", e))?;
+            // The schema version of the old layout stays behind with its tree.
+            if name == META && key.as_ref() == META_SCHEMA_VERSION {
+                continue;
+            }
+            let new_key = if name == OBJECTS {
+                space.key(&mark_key(&key))
+            } else {
+                space.key(&key)
+            };
+            batch.insert(new_key, value);
+            pending += 1;
+            if pending == MIGRATION_CHUNK {
+                self.state
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(|e| StoreError::sled(name, &key, e))?;
+                pending = 0;
+            }
+        }
+        self.state
+            .apply_batch(batch)
+            .map_err(|e| StoreError::sled(name, b"<migrate>", e))
+    }
+
+    /// Drops the sled trees of schema versions 1 and 2 that are still there.
+    fn drop_legacy_trees(&self) -> Result<(), StoreError> {
+        for name in V1_EVENT_TREES
+            .into_iter()
+            .chain([PROFILES, OBJECTS, DEDUP, OUTBOX, META])
+        {
+            if self.has_tree(name) {
+                self.db
+                    .drop_tree(name)
+                    .map_err(|e| StoreError::sled(META, name.as_bytes(), e))?;
+            }
+        }
         Ok(())
     }
 
@@ -264,8 +357,8 @@ impl Store {
 
     // ---- commit ---------------------------------------------------------------------
 
-    /// Applies everything one object (or a run of objects) produced in one sled
-    /// transaction over all trees: the profiles, the dedup entries (and pruning of
+    /// Applies everything one object (or a run of objects) produced as one sled batch
+    /// on the store's one tree: the profiles, the dedup entries (and pruning of
     /// expired ones), the outbox entries with fresh sequences, and the objects'
     /// processed marks. A second commit of the same single object writes nothing and
     /// returns `already_processed: true`; a batch of several objects of which one is
@@ -384,70 +477,51 @@ impl Store {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
 
-        let result = (
-            &self.profiles,
-            &self.objects,
-            &self.dedup,
-            &self.outbox,
-            &self.meta,
-        )
-            .transaction(|(tx_profiles, tx_objects, tx_dedup, tx_outbox, tx_meta)| {
-                for (key, _) in &marks {
-                    if tx_objects.get(key)?.is_some() {
-                        if single {
-                            return Ok(Outcome::AlreadyProcessed);
-                        }
-                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
-                            key: crate::codec::display_key(key),
-                        }));
-                    }
+        // The commit lock makes the check and the batch one step: every commit takes
+        // it, and sled's file lock keeps other processes out.
+        for (key, _) in &marks {
+            if self.is_processed_key(key)? {
+                if single {
+                    return Ok(already_processed());
                 }
-                for (key, value) in &profiles {
-                    tx_profiles.insert(*key, value.as_slice())?;
-                }
-                for (_, key, value, _) in &buckets {
-                    tx_dedup.insert(key.as_slice(), value.as_slice())?;
-                }
-                let mut events_pruned = 0;
-                for old in &expired {
-                    tx_dedup.remove(old.key.as_slice())?;
-                    events_pruned += old.entries;
-                }
-                if let Some(value) = &newest_value {
-                    tx_meta.insert(META_NEWEST_EVENT, value.as_slice())?;
-                }
-                let seqs = enqueue(tx_outbox, tx_meta, &outbox, now_ms)?;
-                for (key, value) in &meta {
-                    tx_meta.insert(key.as_slice(), *value)?;
-                }
-                #[cfg(test)]
-                if fail_point == Some(FailPoint::BeforeObjectMark) {
-                    return Err(ConflictableTransactionError::Abort(StoreError::Injected {
-                        key: crate::codec::display_key(&first_key),
-                    }));
-                }
-                for (key, value) in &marks {
-                    tx_objects.insert(key.as_slice(), value.as_slice())?;
-                }
-                Ok(Outcome::Done {
-                    events_pruned,
-                    seqs,
-                })
-            });
-        let outcome = match result {
-            Ok(outcome) => outcome,
-            Err(TransactionError::Abort(err)) => return Err(err),
-            Err(TransactionError::Storage(source)) => {
-                return Err(StoreError::sled(OBJECTS, &first_key, source));
+                return Err(StoreError::Conflict {
+                    key: crate::codec::display_key(key),
+                });
             }
-        };
-        let (events_pruned, seqs) = match outcome {
-            Outcome::AlreadyProcessed => return Ok(already_processed()),
-            Outcome::Done {
-                events_pruned,
-                seqs,
-            } => (events_pruned, seqs),
-        };
+        }
+        let mut writes = sled::Batch::default();
+        // Each encoded profile is dropped once copied into the batch.
+        for (key, value) in profiles {
+            writes.insert(self.profiles.key(key), value);
+        }
+        for (_, key, value, _) in &buckets {
+            writes.insert(self.dedup.key(key), value.as_slice());
+        }
+        let mut events_pruned = 0;
+        for old in &expired {
+            writes.remove(self.dedup.key(&old.key));
+            events_pruned += old.entries;
+        }
+        if let Some(value) = &newest_value {
+            writes.insert(self.meta.key(META_NEWEST_EVENT), value.as_slice());
+        }
+        let seqs = self.enqueue(&mut writes, &outbox, now_ms)?;
+        for (key, value) in &meta {
+            writes.insert(self.meta.key(key), *value);
+        }
+        #[cfg(test)]
+        if fail_point == Some(FailPoint::BeforeObjectMark) {
+            return Err(StoreError::Injected {
+                key: crate::codec::display_key(&first_key),
+            });
+        }
+        for (key, value) in &marks {
+            writes.insert(self.objects.key(&mark_key(key)), value.as_slice());
+        }
+        // One batch of one tree: sled recovers it whole or not at all.
+        self.state
+            .apply_batch(writes)
+            .map_err(|source| StoreError::sled(OBJECTS, &first_key, source))?;
         self.newest_event_ms.store(newest, Ordering::Relaxed);
         {
             let mut cache = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
@@ -475,6 +549,39 @@ impl Store {
         })
     }
 
+    /// Adds `items` to the outbox with fresh sequences, and the last sequence to meta.
+    /// Called under the commit lock, the only writer of the sequence.
+    fn enqueue(
+        &self,
+        writes: &mut sled::Batch,
+        items: &[(&str, &[u8])],
+        now_ms: i64,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let stored = self
+            .meta
+            .get(META_OUTBOX_SEQ)
+            .map_err(|e| StoreError::sled(META, META_OUTBOX_SEQ, e))?;
+        let last = match stored {
+            None => 0,
+            Some(bytes) => be_u64(&bytes, 0).ok_or_else(|| {
+                StoreError::malformed(META, META_OUTBOX_SEQ, "outbox sequence is not 8 bytes")
+            })?,
+        };
+        let mut seq = last;
+        for (sink, bytes) in items {
+            seq += 1;
+            writes.insert(
+                self.outbox.key(&keys::outbox_key(sink, seq)),
+                crate::outbox::encode_entry(0, now_ms, bytes),
+            );
+        }
+        writes.insert(self.meta.key(META_OUTBOX_SEQ), &seq.to_be_bytes()[..]);
+        Ok(Some((last + 1, seq)))
+    }
+
     /// Dedup buckets whose every event time is older than `newest - ttl`.
     fn expired_buckets(&self, newest: i64) -> Result<Vec<Expired>, StoreError> {
         let Some(keep_from) = self.first_kept_bucket(newest) else {
@@ -482,11 +589,7 @@ impl Store {
         };
         let end = dedup::bucket_key(keep_from);
         let mut expired = Vec::new();
-        for entry in self
-            .dedup
-            .range(..end.as_slice())
-            .take(MAX_PRUNE_PER_COMMIT)
-        {
+        for entry in self.dedup.range_to(&end).take(MAX_PRUNE_PER_COMMIT) {
             let (key, value) = entry.map_err(|e| StoreError::sled(DEDUP, &end, e))?;
             let key: [u8; 8] = key
                 .as_ref()
@@ -535,7 +638,7 @@ impl Store {
 
     fn is_processed_key(&self, key: &[u8]) -> Result<bool, StoreError> {
         self.objects
-            .contains_key(key)
+            .contains_key(mark_key(key))
             .map_err(|e| StoreError::sled(OBJECTS, key, e))
     }
 
@@ -547,7 +650,7 @@ impl Store {
         let key = object.to_key()?;
         let Some(value) = self
             .objects
-            .get(&key)
+            .get(mark_key(&key))
             .map_err(|e| StoreError::sled(OBJECTS, &key, e))?
         else {
             return Ok(None);
@@ -715,6 +818,26 @@ impl Store {
     }
 }
 
+/// Key of an object's processed mark: the first 16 bytes of the SHA-256 of
+/// `<bucket>\0<key>\0<etag>` ([`ObjectId`]'s key). Two objects share a mark (and the
+/// second is skipped as processed) only if 128 bits of SHA-256 collide: about
+/// n^2 / 2^129 for n objects, 1.5e-21 for a billion.
+fn mark_key(id: &[u8]) -> [u8; 16] {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(id);
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+fn decode_schema(bytes: &[u8]) -> Result<u32, StoreError> {
+    codec::be_u32(bytes, 0)
+        .filter(|_| bytes.len() == 4)
+        .ok_or_else(|| {
+            StoreError::malformed(META, META_SCHEMA_VERSION, "schema version is not 4 bytes")
+        })
+}
+
 fn already_processed() -> CommitStats {
     CommitStats {
         already_processed: true,
@@ -728,43 +851,12 @@ pub(crate) fn wall_clock_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn encode_object(object: ProcessedObject) -> Vec<u8> {
+pub(crate) fn encode_object(object: ProcessedObject) -> Vec<u8> {
     let mut value = Vec::with_capacity(17);
     value.push(RECORD_V1);
     value.extend_from_slice(&order_i64(object.processed_at_ms).to_be_bytes());
     value.extend_from_slice(&object.event_count.to_be_bytes());
     value
-}
-
-fn enqueue(
-    outbox: &TransactionalTree,
-    meta: &TransactionalTree,
-    items: &[(&str, &[u8])],
-    now_ms: i64,
-) -> TxResult<Option<(u64, u64)>> {
-    if items.is_empty() {
-        return Ok(None);
-    }
-    let last = match meta.get(META_OUTBOX_SEQ)? {
-        None => 0,
-        Some(bytes) => be_u64(&bytes, 0).ok_or_else(|| {
-            ConflictableTransactionError::Abort(StoreError::malformed(
-                META,
-                META_OUTBOX_SEQ,
-                "outbox sequence is not 8 bytes",
-            ))
-        })?,
-    };
-    let mut seq = last;
-    for (sink, bytes) in items {
-        seq += 1;
-        outbox.insert(
-            keys::outbox_key(sink, seq),
-            crate::outbox::encode_entry(0, now_ms, bytes),
-        )?;
-    }
-    meta.insert(META_OUTBOX_SEQ, &seq.to_be_bytes())?;
-    Ok(Some((last + 1, seq)))
 }
 
 /// Entries and logical bytes (keys plus values) of one tree.
@@ -784,7 +876,7 @@ impl Store {
     /// Entries and logical bytes per tree (walks every tree: for reports, not the hot
     /// path). Their sum against [`Store::size_on_disk`] is sled's space amplification.
     pub fn tree_stats(&self) -> Result<Vec<TreeStats>, StoreError> {
-        let trees = [
+        let trees: [(&'static str, &Space); 5] = [
             (PROFILES, &self.profiles),
             (OBJECTS, &self.objects),
             (DEDUP, &self.dedup),

@@ -341,6 +341,92 @@ fn a_store_of_schema_1_is_migrated_and_its_event_trees_dropped() {
 }
 
 #[test]
+fn a_store_of_schema_2_is_copied_into_one_tree_and_its_trees_dropped() {
+    use crate::keys::{META_OUTBOX_SEQ, outbox_key, user_meta_key};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let event_ms = 1_700_000_000_000;
+    {
+        let db = sled::open(&path).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert(b"s\0schema_version", &2u32.to_be_bytes())
+            .unwrap();
+        meta.insert(user_meta_key("cursor"), b"c1").unwrap();
+        meta.insert(META_OUTBOX_SEQ, &7u64.to_be_bytes()).unwrap();
+        let value = crate::codec::encode_versioned("profiles", b"k", &profile(3)).unwrap();
+        db.open_tree("profiles")
+            .unwrap()
+            .insert(alice().as_bytes(), value)
+            .unwrap();
+        let mark = crate::store::encode_object(crate::ProcessedObject {
+            processed_at_ms: 5,
+            event_count: 9,
+        });
+        db.open_tree("objects")
+            .unwrap()
+            .insert(b"trail\0k\0e", mark)
+            .unwrap();
+        let start = crate::dedup::bucket_of(event_ms);
+        let hashes = vec![crate::dedup::event_hash(b"evt-1")];
+        db.open_tree("dedup")
+            .unwrap()
+            .insert(
+                crate::dedup::bucket_key(start),
+                crate::dedup::encode_bucket(&hashes),
+            )
+            .unwrap();
+        db.open_tree("outbox")
+            .unwrap()
+            .insert(
+                outbox_key("hec", 7),
+                crate::outbox::encode_entry(1, 42, b"finding"),
+            )
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open_with(&path, &options()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), crate::SCHEMA_VERSION);
+    let names: Vec<Vec<u8>> = store.db.tree_names().iter().map(|n| n.to_vec()).collect();
+    for old in ["profiles", "objects", "dedup", "outbox", "meta"] {
+        assert!(
+            !names.contains(&old.as_bytes().to_vec()),
+            "{old}: {names:?}"
+        );
+    }
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(3))
+    );
+    assert!(store.is_processed("trail", "k", "e").unwrap());
+    assert_eq!(
+        store
+            .processed_object(ObjectId::new("trail", "k", "e"))
+            .unwrap()
+            .map(|p| p.event_count),
+        Some(9)
+    );
+    assert!(store.seen_event("evt-1", event_ms).unwrap());
+    assert_eq!(
+        store.get_meta("cursor").unwrap().as_deref(),
+        Some(&b"c1"[..])
+    );
+    let queued = store.outbox_peek("hec", 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0].seq, queued[0].attempts), (7, 1));
+    assert_eq!(queued[0].bytes, b"finding");
+    // The sequence carried over: the next finding gets 8.
+    let stats = store
+        .commit(batch("o2", profile(4), &[], b"f2", &["hec"]))
+        .unwrap();
+    assert_eq!(stats.outbox_seqs, Some((8, 8)));
+    drop(store);
+    // A reopen finds schema 3 and changes nothing.
+    let store = open(dir.path());
+    assert!(store.is_processed("trail", "k", "e").unwrap());
+    assert_eq!(store.outbox_peek("hec", 10).unwrap().len(), 2);
+}
+
+#[test]
 fn outbox_peek_ack_fail_dead_letter_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
