@@ -18,7 +18,8 @@
 //! Where the time goes, and so how it is written: records are 45 keys and 35 short
 //! strings in 1.4 kB, so the per-token overhead matters more than bulk scanning.
 //! Strings are scanned 16 bytes at a time for `"`, `\\` and control characters (a
-//! loop the compiler turns into SIMD compares); keys are dispatched by length first;
+//! loop the compiler turns into SIMD compares); known keys are recognised from their
+//! first eight bytes, without scanning for their end ([`Known`]);
 //! nested objects are decoded in place in the record, never built then moved; strings
 //! borrow from the buffer unless they hold escapes, which serde_json decodes.
 
@@ -45,13 +46,23 @@ type Fast<T> = Option<T>;
 pub(crate) fn records<'a>(
     text: &'a str,
     out: &mut Vec<Record<'a>>,
+    keep: impl FnMut(usize, &Record<'a>) -> bool,
+) -> Fast<()> {
+    if has_control(text.trim_end_matches([' ', '\n', '\r', '\t']).as_bytes()) {
+        records_in(Parser::<false>::new(text), out, keep)
+    } else {
+        records_in(Parser::<true>::new(text), out, keep)
+    }
+}
+
+/// [`records`] with a parser for the buffer (plain or not: one copy of the parser
+/// each, so that string scans need not ask which).
+fn records_in<'a, const PLAIN: bool>(
+    mut p: Parser<'a, PLAIN>,
+    out: &mut Vec<Record<'a>>,
     mut keep: impl FnMut(usize, &Record<'a>) -> bool,
 ) -> Fast<()> {
-    let mut p = Parser {
-        text,
-        pos: 0,
-        plain: !has_control(text.trim_end_matches([' ', '\n', '\r', '\t']).as_bytes()),
-    };
+    let text = p.text;
     p.expect(b'{')?;
     if p.key()? != b"Records" {
         return None;
@@ -60,7 +71,7 @@ pub(crate) fn records<'a>(
     if !p.eat(b']') {
         let mut index = 0;
         loop {
-            out.push(Record::default());
+            out.resize_with(out.len() + 1, Record::default);
             let slot = out.last_mut()?;
             p.record(slot)?;
             if !keep(index, slot) {
@@ -207,12 +218,453 @@ fn raw_value(text: &str) -> Fast<&RawValue> {
     <&RawValue>::deserialize(MapDeserializer::new(std::iter::once(entry))).ok()
 }
 
-struct Parser<'a> {
+/// The fields of one kind of object, recognised by key.
+///
+/// `fast` is the hot path: it sees the bytes just after a key's opening quote and
+/// recognises the usual spellings from the first eight (one word compare, the
+/// compiler makes a search tree of the `match`), checks the rest of the key, its
+/// closing quote and the colon right after it against constants, and returns the
+/// field and the length of all that. It only ever answers for bytes that spell a known key
+/// exactly (letters only, so no escape), so that it agrees with `slow`; for anything
+/// else (another key, another spelling, whitespace before the colon, the buffer's
+/// end near) it says `None` and the key is read whole and classified by `slow`, the
+/// reference.
+trait Known: Copy {
+    fn fast(rest: &[u8]) -> Option<(Self, usize)>;
+    fn slow(key: &[u8]) -> Self;
+}
+
+/// The first eight bytes of a key (with its closing quote if seven long), as
+/// [`word`] reads them.
+const fn prefix(key: &[u8; 8]) -> u64 {
+    u64::from_le_bytes(*key)
+}
+
+/// The eight bytes at the start of `rest`, little-endian.
+#[inline(always)]
+fn word(rest: &[u8]) -> Option<u64> {
+    rest.first_chunk::<8>().map(|w| u64::from_le_bytes(*w))
+}
+
+/// The length of a key whose first eight bytes matched, with its closing quote and
+/// colon, when the bytes after the eight are `tail` (the rest of those).
+#[inline(always)]
+fn tail<const N: usize>(rest: &[u8], tail: &[u8; N]) -> Option<usize> {
+    (rest.get(8..)?.first_chunk::<N>()? == tail).then_some(8 + N)
+}
+
+/// A key shorter than seven bytes: `key` is the key, its closing quote and colon.
+#[inline(always)]
+fn short<const N: usize>(rest: &[u8], key: &[u8; N]) -> bool {
+    rest.first_chunk::<N>() == Some(key)
+}
+
+/// Record fields; the discriminant is the field's [`Seen`] bit.
+#[derive(Clone, Copy)]
+enum RecordKey {
+    EventVersion,
+    EventTime,
+    EventSource,
+    EventName,
+    AwsRegion,
+    SourceIpAddress,
+    UserAgent,
+    ErrorCode,
+    ErrorMessage,
+    RequestId,
+    EventId,
+    EventType,
+    ApiVersion,
+    ReadOnly,
+    ManagementEvent,
+    RecipientAccountId,
+    EventCategory,
+    SharedEventId,
+    VpcEndpointId,
+    VpcEndpointAccountId,
+    SessionCredentialFromConsole,
+    UserIdentity,
+    TlsDetails,
+    RequestParameters,
+    ResponseElements,
+    AdditionalEventData,
+    ServiceEventDetails,
+    Resources,
+    Other,
+}
+
+impl Known for RecordKey {
+    #[inline(always)]
+    fn fast(rest: &[u8]) -> Option<(Self, usize)> {
+        use RecordKey as K;
+        const EVENT_VER: u64 = prefix(b"eventVer");
+        const EVENT_TIM: u64 = prefix(b"eventTim");
+        const EVENT_SOU: u64 = prefix(b"eventSou");
+        const EVENT_NAM: u64 = prefix(b"eventNam");
+        const EVENT_ID: u64 = prefix(b"eventID\"");
+        const EVENT_TYP: u64 = prefix(b"eventTyp");
+        const EVENT_CAT: u64 = prefix(b"eventCat");
+        const AWS_REGIO: u64 = prefix(b"awsRegio");
+        const SOURCE_IP: u64 = prefix(b"sourceIP");
+        const USER_AGEN: u64 = prefix(b"userAgen");
+        const USER_IDEN: u64 = prefix(b"userIden");
+        const ERROR_COD: u64 = prefix(b"errorCod");
+        const ERROR_MES: u64 = prefix(b"errorMes");
+        const REQUEST_I: u64 = prefix(b"requestI");
+        const REQUEST_P: u64 = prefix(b"requestP");
+        const RESPONSE: u64 = prefix(b"response");
+        const API_VERSI: u64 = prefix(b"apiVersi");
+        const READ_ONLY: u64 = prefix(b"readOnly");
+        const MANAGEME: u64 = prefix(b"manageme");
+        const RECIPIEN: u64 = prefix(b"recipien");
+        const SHARED_EV: u64 = prefix(b"sharedEv");
+        const VPC_ENDPO: u64 = prefix(b"vpcEndpo");
+        const SESSION_C: u64 = prefix(b"sessionC");
+        const TLS_DETAI: u64 = prefix(b"tlsDetai");
+        const ADDITION: u64 = prefix(b"addition");
+        const SERVICE_E: u64 = prefix(b"serviceE");
+        const RESOURCE: u64 = prefix(b"resource");
+        Some(match word(rest)? {
+            EVENT_VER => (K::EventVersion, tail(rest, b"sion\":")?),
+            EVENT_TIM => (K::EventTime, tail(rest, b"e\":")?),
+            EVENT_SOU => (K::EventSource, tail(rest, b"rce\":")?),
+            EVENT_NAM => (K::EventName, tail(rest, b"e\":")?),
+            EVENT_ID => (K::EventId, tail(rest, b":")?),
+            EVENT_TYP => (K::EventType, tail(rest, b"e\":")?),
+            EVENT_CAT => (K::EventCategory, tail(rest, b"egory\":")?),
+            AWS_REGIO => (K::AwsRegion, tail(rest, b"n\":")?),
+            SOURCE_IP => (K::SourceIpAddress, tail(rest, b"Address\":")?),
+            USER_AGEN => (K::UserAgent, tail(rest, b"t\":")?),
+            USER_IDEN => (K::UserIdentity, tail(rest, b"tity\":")?),
+            ERROR_COD => (K::ErrorCode, tail(rest, b"e\":")?),
+            ERROR_MES => (K::ErrorMessage, tail(rest, b"sage\":")?),
+            REQUEST_I => (K::RequestId, tail(rest, b"D\":")?),
+            REQUEST_P => (K::RequestParameters, tail(rest, b"arameters\":")?),
+            RESPONSE => (K::ResponseElements, tail(rest, b"Elements\":")?),
+            API_VERSI => (K::ApiVersion, tail(rest, b"on\":")?),
+            READ_ONLY => (K::ReadOnly, tail(rest, b"\":")?),
+            MANAGEME => (K::ManagementEvent, tail(rest, b"ntEvent\":")?),
+            RECIPIEN => (K::RecipientAccountId, tail(rest, b"tAccountId\":")?),
+            SHARED_EV => (K::SharedEventId, tail(rest, b"entID\":")?),
+            VPC_ENDPO => match tail(rest, b"intId\":") {
+                Some(len) => (K::VpcEndpointId, len),
+                None => (K::VpcEndpointAccountId, tail(rest, b"intAccountId\":")?),
+            },
+            SESSION_C => (
+                K::SessionCredentialFromConsole,
+                tail(rest, b"redentialFromConsole\":")?,
+            ),
+            TLS_DETAI => (K::TlsDetails, tail(rest, b"ls\":")?),
+            ADDITION => (K::AdditionalEventData, tail(rest, b"alEventData\":")?),
+            SERVICE_E => (K::ServiceEventDetails, tail(rest, b"ventDetails\":")?),
+            RESOURCE => (K::Resources, tail(rest, b"s\":")?),
+            _ => return None,
+        })
+    }
+
+    fn slow(key: &[u8]) -> Self {
+        use RecordKey as K;
+        match key {
+            b"eventVersion" => K::EventVersion,
+            b"eventTime" => K::EventTime,
+            b"eventSource" => K::EventSource,
+            b"eventName" => K::EventName,
+            b"awsRegion" => K::AwsRegion,
+            b"sourceIPAddress" => K::SourceIpAddress,
+            b"userAgent" => K::UserAgent,
+            b"errorCode" => K::ErrorCode,
+            b"errorMessage" => K::ErrorMessage,
+            b"requestID" => K::RequestId,
+            b"eventID" => K::EventId,
+            b"eventType" => K::EventType,
+            b"apiVersion" => K::ApiVersion,
+            b"readOnly" => K::ReadOnly,
+            b"managementEvent" => K::ManagementEvent,
+            b"recipientAccountId" => K::RecipientAccountId,
+            b"eventCategory" => K::EventCategory,
+            b"sharedEventID" => K::SharedEventId,
+            b"vpcEndpointId" => K::VpcEndpointId,
+            b"vpcEndpointAccountId" => K::VpcEndpointAccountId,
+            b"sessionCredentialFromConsole" => K::SessionCredentialFromConsole,
+            b"userIdentity" => K::UserIdentity,
+            b"tlsDetails" => K::TlsDetails,
+            b"requestParameters" => K::RequestParameters,
+            b"responseElements" => K::ResponseElements,
+            b"additionalEventData" => K::AdditionalEventData,
+            b"serviceEventDetails" => K::ServiceEventDetails,
+            b"resources" => K::Resources,
+            _ => K::Other,
+        }
+    }
+}
+
+/// `userIdentity` fields, canonical spellings then the others
+/// ([`OtherSpellings`]); the discriminant is the field's [`Seen`] bit.
+#[derive(Clone, Copy)]
+enum IdentityKey {
+    Type,
+    PrincipalId,
+    Arn,
+    AccountId,
+    AccessKeyId,
+    UserName,
+    InvokedBy,
+    CredentialId,
+    IdentityProvider,
+    SessionContext,
+    PrincipalIdLower,
+    AccountIdLower,
+    AccesKeyIdTypo,
+    AccessKeyIdLower,
+    UserNameLower,
+    InvokedByLower,
+    SessionContextLower,
+    Other,
+}
+
+impl Known for IdentityKey {
+    #[inline(always)]
+    fn fast(rest: &[u8]) -> Option<(Self, usize)> {
+        use IdentityKey as K;
+        const PRINCIPA: u64 = prefix(b"principa");
+        const ACCOUNT_I: u64 = prefix(b"accountI");
+        const ACCESS_KE: u64 = prefix(b"accessKe");
+        const USER_NAME: u64 = prefix(b"userName");
+        const SESSION_C: u64 = prefix(b"sessionC");
+        const INVOKED_B: u64 = prefix(b"invokedB");
+        const CREDENTI: u64 = prefix(b"credenti");
+        const IDENTITY: u64 = prefix(b"identity");
+        Some(match word(rest)? {
+            PRINCIPA => (K::PrincipalId, tail(rest, b"lId\":")?),
+            ACCOUNT_I => (K::AccountId, tail(rest, b"d\":")?),
+            ACCESS_KE => (K::AccessKeyId, tail(rest, b"yId\":")?),
+            USER_NAME => (K::UserName, tail(rest, b"\":")?),
+            SESSION_C => (K::SessionContext, tail(rest, b"ontext\":")?),
+            INVOKED_B => (K::InvokedBy, tail(rest, b"y\":")?),
+            CREDENTI => (K::CredentialId, tail(rest, b"alId\":")?),
+            IDENTITY => (K::IdentityProvider, tail(rest, b"Provider\":")?),
+            _ if short(rest, b"type\":") => (K::Type, 6),
+            _ if short(rest, b"arn\":") => (K::Arn, 5),
+            _ => return None,
+        })
+    }
+
+    fn slow(key: &[u8]) -> Self {
+        use IdentityKey as K;
+        match key {
+            b"type" => K::Type,
+            b"principalId" => K::PrincipalId,
+            b"arn" => K::Arn,
+            b"accountId" => K::AccountId,
+            b"accessKeyId" => K::AccessKeyId,
+            b"userName" => K::UserName,
+            b"invokedBy" => K::InvokedBy,
+            b"credentialId" => K::CredentialId,
+            b"identityProvider" => K::IdentityProvider,
+            b"sessionContext" => K::SessionContext,
+            b"principalid" => K::PrincipalIdLower,
+            b"accountid" => K::AccountIdLower,
+            b"accesKeyId" => K::AccesKeyIdTypo,
+            b"accesskeyid" => K::AccessKeyIdLower,
+            b"username" => K::UserNameLower,
+            b"invokedby" => K::InvokedByLower,
+            b"sessioncontext" => K::SessionContextLower,
+            _ => K::Other,
+        }
+    }
+}
+
+/// `sessionContext` fields; the discriminant is the field's [`Seen`] bit.
+#[derive(Clone, Copy)]
+enum ContextKey {
+    Attributes,
+    SessionIssuer,
+    Ec2RoleDelivery,
+    SourceIdentity,
+    WebIdFederationData,
+    Other,
+}
+
+impl Known for ContextKey {
+    #[inline(always)]
+    fn fast(rest: &[u8]) -> Option<(Self, usize)> {
+        use ContextKey as K;
+        const ATTRIBUT: u64 = prefix(b"attribut");
+        const SESSION_I: u64 = prefix(b"sessionI");
+        const EC2_ROLE_D: u64 = prefix(b"ec2RoleD");
+        const SOURCE_ID: u64 = prefix(b"sourceId");
+        const WEB_ID_FED: u64 = prefix(b"webIdFed");
+        Some(match word(rest)? {
+            ATTRIBUT => (K::Attributes, tail(rest, b"es\":")?),
+            SESSION_I => (K::SessionIssuer, tail(rest, b"ssuer\":")?),
+            EC2_ROLE_D => (K::Ec2RoleDelivery, tail(rest, b"elivery\":")?),
+            SOURCE_ID => (K::SourceIdentity, tail(rest, b"entity\":")?),
+            WEB_ID_FED => (K::WebIdFederationData, tail(rest, b"erationData\":")?),
+            _ => return None,
+        })
+    }
+
+    fn slow(key: &[u8]) -> Self {
+        use ContextKey as K;
+        match key {
+            b"attributes" => K::Attributes,
+            b"sessionIssuer" | b"sessionissuer" => K::SessionIssuer,
+            b"ec2RoleDelivery" => K::Ec2RoleDelivery,
+            b"sourceIdentity" => K::SourceIdentity,
+            b"webIdFederationData" => K::WebIdFederationData,
+            _ => K::Other,
+        }
+    }
+}
+
+/// `sessionContext.attributes` fields; the discriminant is the field's [`Seen`] bit.
+#[derive(Clone, Copy)]
+enum AttributesKey {
+    CreationDate,
+    MfaAuthenticated,
+    Other,
+}
+
+impl Known for AttributesKey {
+    #[inline(always)]
+    fn fast(rest: &[u8]) -> Option<(Self, usize)> {
+        use AttributesKey as K;
+        const CREATION: u64 = prefix(b"creation");
+        const MFA_AUTHE: u64 = prefix(b"mfaAuthe");
+        Some(match word(rest)? {
+            CREATION => (K::CreationDate, tail(rest, b"Date\":")?),
+            MFA_AUTHE => (K::MfaAuthenticated, tail(rest, b"nticated\":")?),
+            _ => return None,
+        })
+    }
+
+    fn slow(key: &[u8]) -> Self {
+        use AttributesKey as K;
+        match key {
+            b"creationDate" | b"creationdate" => K::CreationDate,
+            b"mfaAuthenticated" | b"mfaauthenticated" => K::MfaAuthenticated,
+            _ => K::Other,
+        }
+    }
+}
+
+/// `sessionIssuer` fields; the discriminant is the field's [`Seen`] bit.
+#[derive(Clone, Copy)]
+enum IssuerKey {
+    Type,
+    PrincipalId,
+    Arn,
+    AccountId,
+    UserName,
+    Other,
+}
+
+impl Known for IssuerKey {
+    #[inline(always)]
+    fn fast(rest: &[u8]) -> Option<(Self, usize)> {
+        use IssuerKey as K;
+        const PRINCIPA: u64 = prefix(b"principa");
+        const ACCOUNT_I: u64 = prefix(b"accountI");
+        const USER_NAME: u64 = prefix(b"userName");
+        Some(match word(rest)? {
+            PRINCIPA => (K::PrincipalId, tail(rest, b"lId\":")?),
+            ACCOUNT_I => (K::AccountId, tail(rest, b"d\":")?),
+            USER_NAME => (K::UserName, tail(rest, b"\":")?),
+            _ if short(rest, b"type\":") => (K::Type, 6),
+            _ if short(rest, b"arn\":") => (K::Arn, 5),
+            _ => return None,
+        })
+    }
+
+    fn slow(key: &[u8]) -> Self {
+        use IssuerKey as K;
+        match key {
+            b"type" => K::Type,
+            b"principalId" | b"principalid" => K::PrincipalId,
+            b"arn" => K::Arn,
+            b"accountId" | b"accountid" => K::AccountId,
+            b"userName" | b"username" => K::UserName,
+            _ => K::Other,
+        }
+    }
+}
+
+/// `tlsDetails` fields; the discriminant is the field's [`Seen`] bit.
+#[derive(Clone, Copy)]
+enum TlsKey {
+    TlsVersion,
+    CipherSuite,
+    ClientProvidedHostHeader,
+    Other,
+}
+
+impl Known for TlsKey {
+    #[inline(always)]
+    fn fast(rest: &[u8]) -> Option<(Self, usize)> {
+        use TlsKey as K;
+        const TLS_VERSI: u64 = prefix(b"tlsVersi");
+        const CIPHER_SU: u64 = prefix(b"cipherSu");
+        const CLIENT_PR: u64 = prefix(b"clientPr");
+        Some(match word(rest)? {
+            TLS_VERSI => (K::TlsVersion, tail(rest, b"on\":")?),
+            CIPHER_SU => (K::CipherSuite, tail(rest, b"ite\":")?),
+            CLIENT_PR => (
+                K::ClientProvidedHostHeader,
+                tail(rest, b"ovidedHostHeader\":")?,
+            ),
+            _ => return None,
+        })
+    }
+
+    fn slow(key: &[u8]) -> Self {
+        use TlsKey as K;
+        match key {
+            b"tlsVersion" => K::TlsVersion,
+            b"cipherSuite" => K::CipherSuite,
+            b"clientProvidedHostHeader" => K::ClientProvidedHostHeader,
+            _ => K::Other,
+        }
+    }
+}
+
+/// `resources[]` fields; the discriminant is the field's [`Seen`] bit.
+#[derive(Clone, Copy)]
+enum ResourceKey {
+    Arn,
+    AccountId,
+    Type,
+    Other,
+}
+
+impl Known for ResourceKey {
+    #[inline(always)]
+    fn fast(rest: &[u8]) -> Option<(Self, usize)> {
+        use ResourceKey as K;
+        const ACCOUNT_I: u64 = prefix(b"accountI");
+        Some(match word(rest)? {
+            ACCOUNT_I => (K::AccountId, tail(rest, b"d\":")?),
+            _ if short(rest, b"ARN\":") => (K::Arn, 5),
+            _ if short(rest, b"type\":") => (K::Type, 6),
+            _ => return None,
+        })
+    }
+
+    fn slow(key: &[u8]) -> Self {
+        use ResourceKey as K;
+        match key {
+            b"ARN" | b"arn" => K::Arn,
+            b"accountId" | b"accountid" => K::AccountId,
+            b"type" => K::Type,
+            _ => K::Other,
+        }
+    }
+}
+
+/// `PLAIN`: no control character before the trailing whitespace, so strings cannot
+/// hold one, and their ends are found by looking for `"` and `\\` alone.
+struct Parser<'a, const PLAIN: bool> {
     text: &'a str,
     pos: usize,
-    /// No control character before the trailing whitespace: strings cannot hold
-    /// one, so their ends are found by looking for `"` and `\\` alone.
-    plain: bool,
 }
 
 /// A set of struct fields seen so far: a second sighting is a serde duplicate-field
@@ -263,7 +715,11 @@ impl<'a> OtherSpellings<'a> {
     }
 }
 
-impl<'a> Parser<'a> {
+impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
+    fn new(text: &'a str) -> Self {
+        Parser { text, pos: 0 }
+    }
+
     #[inline(always)]
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
@@ -332,10 +788,15 @@ impl<'a> Parser<'a> {
     #[inline(always)]
     fn string_body(&mut self) -> Fast<Cow<'a, str>> {
         let start = self.pos;
-        let (end, escaped) = string_end(self.bytes(), start, self.plain)?;
+        let (end, escaped) = string_end(self.bytes(), start, PLAIN)?;
         self.pos = end + 1;
         if !escaped {
-            return self.text.get(start..end).map(Cow::Borrowed);
+            // Two one-sided slicings: each checks one char boundary, inline.
+            return self
+                .text
+                .get(start..)
+                .and_then(|t| t.get(..end - start))
+                .map(Cow::Borrowed);
         }
         let quoted = self.text.get(start - 1..end + 1)?;
         serde_json::from_str::<String>(quoted).ok().map(Cow::Owned)
@@ -345,9 +806,34 @@ impl<'a> Parser<'a> {
     #[inline(always)]
     fn key(&mut self) -> Fast<&'a [u8]> {
         self.expect(b'"')?;
+        self.key_body()
+    }
+
+    /// A key of a known object, and its colon: recognised from its first bytes when
+    /// it can (see [`Known`]), else read whole and classified.
+    #[inline(always)]
+    fn known_key<F: Known>(&mut self) -> Fast<F> {
+        self.expect(b'"')?;
+        self.known_key_body()
+    }
+
+    /// [`Self::known_key`] after its opening quote.
+    #[inline(always)]
+    fn known_key_body<F: Known>(&mut self) -> Fast<F> {
+        let b = self.bytes();
+        let Some((field, len)) = b.get(self.pos..).and_then(F::fast) else {
+            return self.key_body().map(F::slow);
+        };
+        self.pos += len;
+        Some(field)
+    }
+
+    /// [`Self::key`] after its opening quote.
+    #[inline(always)]
+    fn key_body(&mut self) -> Fast<&'a [u8]> {
         let start = self.pos;
         let b = self.bytes();
-        let end = if self.plain {
+        let end = if PLAIN {
             find_quote_or_escape(b, start)
         } else {
             find_special(b, start)
@@ -378,11 +864,13 @@ impl<'a> Parser<'a> {
     }
 
     /// `lenient::str`.
+    #[inline(always)]
     fn req_str(&mut self) -> Fast<Cow<'a, str>> {
         Some(self.opt_str()?.unwrap_or(Cow::Borrowed("")))
     }
 
     /// `lenient::opt_bool`, for booleans, strings without escapes and nulls.
+    #[inline(always)]
     fn opt_bool(&mut self) -> Fast<Option<bool>> {
         match self.peek()? {
             b't' => self.literal(b"true").map(|()| Some(true)),
@@ -444,7 +932,7 @@ impl<'a> Parser<'a> {
     /// there), and its colon.
     fn skip_key(&mut self) -> Fast<()> {
         self.expect(b'"')?;
-        let (end, _) = string_end(self.bytes(), self.pos, self.plain)?;
+        let (end, _) = string_end(self.bytes(), self.pos, PLAIN)?;
         self.pos = end + 1;
         self.expect(b':')
     }
@@ -461,7 +949,7 @@ impl<'a> Parser<'a> {
             // A value starts here.
             match *b.get(self.pos)? {
                 b'"' => {
-                    let (end, _) = string_end(b, self.pos + 1, self.plain)?;
+                    let (end, _) = string_end(b, self.pos + 1, PLAIN)?;
                     self.pos = end + 1;
                 }
                 open @ (b'{' | b'[') => {
@@ -527,398 +1015,246 @@ impl<'a> Parser<'a> {
         self.raw().map(Some)
     }
 
-    /// An object: each key is handed to `field`, which reads its value.
+    /// The next key of an object of a [`Known`] kind (whose `{` is read), and its
+    /// colon; `None` at the object's end. `first` is true before the first key.
     #[inline(always)]
-    fn fields(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Fast<()>) -> Fast<()> {
-        self.expect(b'{')?;
-        if self.eat(b'}') {
-            return Some(());
-        }
-        loop {
-            let key = self.key()?;
-            field(self, key)?;
-            if !self.eat(b',') {
-                return self.expect(b'}');
+    fn next_key<F: Known>(&mut self, first: &mut bool) -> Fast<Option<F>> {
+        if *first {
+            *first = false;
+            if self.eat(b'}') {
+                return Some(None);
             }
+        } else if self.bytes().get(self.pos..).and_then(<[u8]>::first_chunk) == Some(b",\"") {
+            // The usual compact `,"`: both at once.
+            self.pos += 2;
+            return self.known_key_body().map(Some);
+        } else if !self.eat(b',') {
+            return self.expect(b'}').map(|()| None);
         }
+        self.known_key().map(Some)
     }
 
-    /// An optional nested object, decoded in place: `null` is `None`, an object is
-    /// read by `field` key by key, anything else gives up.
+    /// An optional nested object, opened in place: `null` is `None` (and `Ok(None)`
+    /// here: nothing more to read), an object's `{` is read and its slot returned,
+    /// anything else gives up.
     #[inline(always)]
-    fn opt_object<T: Default>(
-        &mut self,
-        slot: &mut Option<T>,
-        mut field: impl FnMut(&mut Self, &mut T, &'a [u8]) -> Fast<()>,
-    ) -> Fast<()> {
+    fn open_object<'s, T: Default>(&mut self, slot: &'s mut Option<T>) -> Fast<Option<&'s mut T>> {
         match self.peek()? {
             b'n' => {
                 *slot = None;
-                self.literal(b"null")
+                self.literal(b"null").map(|()| None)
             }
             b'{' => {
-                let out = slot.insert(T::default());
-                self.fields(|p, key| field(p, out, key))
+                self.pos += 1;
+                Some(Some(slot.insert(T::default())))
             }
             _ => None,
         }
     }
 
     fn record(&mut self, r: &mut Record<'a>) -> Fast<()> {
+        use RecordKey as K;
         let mut seen = Seen::default();
-        self.fields(|p, key| {
-            // By length first: one compare picks a handful of candidates.
-            let bit = match key.len() {
-                7 if key == b"eventID" => {
-                    r.event_id = p.opt_str()?;
-                    10
+        self.expect(b'{')?;
+        let mut first = true;
+        while let Some(key) = self.next_key::<RecordKey>(&mut first)? {
+            match key {
+                K::EventVersion => r.event_version = self.opt_str()?,
+                K::EventTime => r.event_time = self.req_str()?,
+                K::EventSource => r.event_source = self.req_str()?,
+                K::EventName => r.event_name = self.req_str()?,
+                K::AwsRegion => r.aws_region = self.opt_str()?,
+                K::SourceIpAddress => r.source_ip_address = self.opt_str()?,
+                K::UserAgent => r.user_agent = self.opt_str()?,
+                K::ErrorCode => r.error_code = self.opt_str()?,
+                K::ErrorMessage => r.error_message = self.opt_str()?,
+                K::RequestId => r.request_id = self.opt_str()?,
+                K::EventId => r.event_id = self.opt_str()?,
+                K::EventType => r.event_type = self.opt_str()?,
+                K::ApiVersion => r.api_version = self.opt_str()?,
+                K::ReadOnly => r.read_only = self.opt_bool()?,
+                K::ManagementEvent => r.management_event = self.opt_bool()?,
+                K::RecipientAccountId => r.recipient_account_id = self.opt_str()?,
+                K::EventCategory => r.event_category = self.opt_str()?,
+                K::SharedEventId => r.shared_event_id = self.opt_str()?,
+                K::VpcEndpointId => r.vpc_endpoint_id = self.opt_str()?,
+                K::VpcEndpointAccountId => r.vpc_endpoint_account_id = self.opt_str()?,
+                K::SessionCredentialFromConsole => {
+                    r.session_credential_from_console = self.opt_bool()?;
                 }
-                8 if key == b"readOnly" => {
-                    r.read_only = p.opt_bool()?;
-                    13
+                K::UserIdentity => self.user_identity(&mut r.user_identity)?,
+                K::TlsDetails => self.tls_details(&mut r.tls_details)?,
+                K::RequestParameters => r.request_parameters = self.opt_raw()?,
+                K::ResponseElements => r.response_elements = self.opt_raw()?,
+                K::AdditionalEventData => r.additional_event_data = self.opt_raw()?,
+                K::ServiceEventDetails => r.service_event_details = self.opt_raw()?,
+                K::Resources => r.resources = self.resources()?,
+                K::Other => {
+                    self.skip_value()?;
+                    continue;
                 }
-                9 => match key {
-                    b"eventTime" => {
-                        r.event_time = p.req_str()?;
-                        1
-                    }
-                    b"eventName" => {
-                        r.event_name = p.req_str()?;
-                        3
-                    }
-                    b"awsRegion" => {
-                        r.aws_region = p.opt_str()?;
-                        4
-                    }
-                    b"userAgent" => {
-                        r.user_agent = p.opt_str()?;
-                        6
-                    }
-                    b"requestID" => {
-                        r.request_id = p.opt_str()?;
-                        9
-                    }
-                    b"eventType" => {
-                        r.event_type = p.opt_str()?;
-                        11
-                    }
-                    b"errorCode" => {
-                        r.error_code = p.opt_str()?;
-                        7
-                    }
-                    b"resources" => {
-                        r.resources = p.resources()?;
-                        27
-                    }
-                    _ => return p.skip_value().map(drop),
-                },
-                10 => match key {
-                    b"tlsDetails" => {
-                        p.tls_details(&mut r.tls_details)?;
-                        22
-                    }
-                    b"apiVersion" => {
-                        r.api_version = p.opt_str()?;
-                        12
-                    }
-                    _ => return p.skip_value().map(drop),
-                },
-                11 if key == b"eventSource" => {
-                    r.event_source = p.req_str()?;
-                    2
-                }
-                12 => match key {
-                    b"userIdentity" => {
-                        p.user_identity(&mut r.user_identity)?;
-                        21
-                    }
-                    b"eventVersion" => {
-                        r.event_version = p.opt_str()?;
-                        0
-                    }
-                    b"errorMessage" => {
-                        r.error_message = p.opt_str()?;
-                        8
-                    }
-                    _ => return p.skip_value().map(drop),
-                },
-                13 => match key {
-                    b"eventCategory" => {
-                        r.event_category = p.opt_str()?;
-                        16
-                    }
-                    b"sharedEventID" => {
-                        r.shared_event_id = p.opt_str()?;
-                        17
-                    }
-                    b"vpcEndpointId" => {
-                        r.vpc_endpoint_id = p.opt_str()?;
-                        18
-                    }
-                    _ => return p.skip_value().map(drop),
-                },
-                15 => match key {
-                    b"sourceIPAddress" => {
-                        r.source_ip_address = p.opt_str()?;
-                        5
-                    }
-                    b"managementEvent" => {
-                        r.management_event = p.opt_bool()?;
-                        14
-                    }
-                    _ => return p.skip_value().map(drop),
-                },
-                16 if key == b"responseElements" => {
-                    r.response_elements = p.opt_raw()?;
-                    24
-                }
-                17 if key == b"requestParameters" => {
-                    r.request_parameters = p.opt_raw()?;
-                    23
-                }
-                18 if key == b"recipientAccountId" => {
-                    r.recipient_account_id = p.opt_str()?;
-                    15
-                }
-                19 => match key {
-                    b"additionalEventData" => {
-                        r.additional_event_data = p.opt_raw()?;
-                        25
-                    }
-                    b"serviceEventDetails" => {
-                        r.service_event_details = p.opt_raw()?;
-                        26
-                    }
-                    _ => return p.skip_value().map(drop),
-                },
-                20 if key == b"vpcEndpointAccountId" => {
-                    r.vpc_endpoint_account_id = p.opt_str()?;
-                    19
-                }
-                28 if key == b"sessionCredentialFromConsole" => {
-                    r.session_credential_from_console = p.opt_bool()?;
-                    20
-                }
-                _ => return p.skip_value().map(drop),
-            };
-            seen.first(bit)
-        })
+            }
+            seen.first(key as u32)?;
+        }
+        Some(())
     }
 
     /// `userIdentity`, decoded in place: canonical spellings straight into the
     /// record, the others aside and merged at the end (rare).
     fn user_identity(&mut self, slot: &mut Option<UserIdentity<'a>>) -> Fast<()> {
+        use IdentityKey as K;
+        let Some(u) = self.open_object(slot)? else {
+            return Some(());
+        };
         let mut seen = Seen::default();
         let mut other = OtherSpellings::default();
-        self.opt_object(slot, |p, u: &mut UserIdentity<'a>, key| {
-            let bit = match key {
-                b"type" => {
-                    u.kind = p.opt_str()?;
-                    0
-                }
-                b"principalId" => {
-                    u.principal_id = p.opt_str()?;
-                    1
-                }
-                b"arn" => {
-                    u.arn = p.opt_str()?;
-                    3
-                }
-                b"accountId" => {
-                    u.account_id = p.opt_str()?;
-                    4
-                }
-                b"accessKeyId" => {
-                    u.access_key_id = p.opt_str()?;
-                    6
-                }
-                b"userName" => {
-                    u.user_name = p.opt_str()?;
-                    9
-                }
-                b"sessionContext" => {
-                    p.session_context(&mut u.session_context)?;
-                    15
-                }
-                b"invokedBy" => {
-                    u.invoked_by = p.opt_str()?;
-                    11
-                }
-                b"credentialId" => {
-                    u.credential_id = p.opt_str()?;
-                    13
-                }
-                b"identityProvider" => {
-                    u.identity_provider = p.opt_str()?;
-                    14
+        let mut first = true;
+        while let Some(key) = self.next_key::<IdentityKey>(&mut first)? {
+            match key {
+                K::Type => u.kind = self.opt_str()?,
+                K::PrincipalId => u.principal_id = self.opt_str()?,
+                K::Arn => u.arn = self.opt_str()?,
+                K::AccountId => u.account_id = self.opt_str()?,
+                K::AccessKeyId => u.access_key_id = self.opt_str()?,
+                K::UserName => u.user_name = self.opt_str()?,
+                K::InvokedBy => u.invoked_by = self.opt_str()?,
+                K::CredentialId => u.credential_id = self.opt_str()?,
+                K::IdentityProvider => u.identity_provider = self.opt_str()?,
+                K::SessionContext => self.session_context(&mut u.session_context)?,
+                K::Other => {
+                    self.skip_value()?;
+                    continue;
                 }
                 _ => {
-                    let bit = match key {
-                        b"principalid" => {
-                            other.principal_id = p.opt_str()?;
-                            2
-                        }
-                        b"accountid" => {
-                            other.account_id = p.opt_str()?;
-                            5
-                        }
-                        b"accesKeyId" => {
-                            other.access_key_id_typo = p.opt_str()?;
-                            7
-                        }
-                        b"accesskeyid" => {
-                            other.access_key_id = p.opt_str()?;
-                            8
-                        }
-                        b"username" => {
-                            other.user_name = p.opt_str()?;
-                            10
-                        }
-                        b"invokedby" => {
-                            other.invoked_by = p.opt_str()?;
-                            12
-                        }
-                        b"sessioncontext" => {
-                            p.session_context(&mut other.session_context)?;
-                            16
-                        }
-                        _ => return p.skip_value().map(drop),
-                    };
+                    match key {
+                        K::PrincipalIdLower => other.principal_id = self.opt_str()?,
+                        K::AccountIdLower => other.account_id = self.opt_str()?,
+                        K::AccesKeyIdTypo => other.access_key_id_typo = self.opt_str()?,
+                        K::AccessKeyIdLower => other.access_key_id = self.opt_str()?,
+                        K::UserNameLower => other.user_name = self.opt_str()?,
+                        K::InvokedByLower => other.invoked_by = self.opt_str()?,
+                        _ => self.session_context(&mut other.session_context)?,
+                    }
                     other.any = true;
-                    bit
                 }
-            };
-            seen.first(bit)
-        })?;
-        if other.any
-            && let Some(u) = slot
-        {
+            }
+            seen.first(key as u32)?;
+        }
+        if other.any {
             other.merge_into(u);
         }
         Some(())
     }
 
     fn session_context(&mut self, slot: &mut Option<SessionContext<'a>>) -> Fast<()> {
+        use ContextKey as K;
+        let Some(s) = self.open_object(slot)? else {
+            return Some(());
+        };
         let mut seen = Seen::default();
-        self.opt_object(slot, |p, s: &mut SessionContext<'a>, key| {
-            let bit = match key {
-                b"sessionIssuer" | b"sessionissuer" => {
-                    p.session_issuer(&mut s.session_issuer)?;
-                    1
+        let mut first = true;
+        while let Some(key) = self.next_key::<ContextKey>(&mut first)? {
+            match key {
+                K::SessionIssuer => self.session_issuer(&mut s.session_issuer)?,
+                K::WebIdFederationData => s.web_id_federation_data = self.opt_raw()?,
+                K::Attributes => self.session_attributes(&mut s.attributes)?,
+                K::Ec2RoleDelivery => s.ec2_role_delivery = self.opt_str()?,
+                K::SourceIdentity => s.source_identity = self.opt_str()?,
+                K::Other => {
+                    self.skip_value()?;
+                    continue;
                 }
-                b"webIdFederationData" => {
-                    s.web_id_federation_data = p.opt_raw()?;
-                    4
-                }
-                b"attributes" => {
-                    p.session_attributes(&mut s.attributes)?;
-                    0
-                }
-                b"ec2RoleDelivery" => {
-                    s.ec2_role_delivery = p.opt_str()?;
-                    2
-                }
-                b"sourceIdentity" => {
-                    s.source_identity = p.opt_str()?;
-                    3
-                }
-                _ => return p.skip_value().map(drop),
-            };
-            seen.first(bit)
-        })
+            }
+            seen.first(key as u32)?;
+        }
+        Some(())
     }
 
     fn session_attributes(&mut self, slot: &mut Option<SessionAttributes<'a>>) -> Fast<()> {
+        use AttributesKey as K;
+        let Some(a) = self.open_object(slot)? else {
+            return Some(());
+        };
         let mut seen = Seen::default();
-        self.opt_object(slot, |p, a: &mut SessionAttributes<'a>, key| {
-            let bit = match key {
-                b"creationDate" | b"creationdate" => {
-                    a.creation_date = p.opt_str()?;
-                    0
+        let mut first = true;
+        while let Some(key) = self.next_key::<AttributesKey>(&mut first)? {
+            match key {
+                K::CreationDate => a.creation_date = self.opt_str()?,
+                K::MfaAuthenticated => a.mfa_authenticated = self.opt_bool()?,
+                K::Other => {
+                    self.skip_value()?;
+                    continue;
                 }
-                b"mfaAuthenticated" | b"mfaauthenticated" => {
-                    a.mfa_authenticated = p.opt_bool()?;
-                    1
-                }
-                _ => return p.skip_value().map(drop),
-            };
-            seen.first(bit)
-        })
+            }
+            seen.first(key as u32)?;
+        }
+        Some(())
     }
 
     fn session_issuer(&mut self, slot: &mut Option<SessionIssuer<'a>>) -> Fast<()> {
+        use IssuerKey as K;
+        let Some(i) = self.open_object(slot)? else {
+            return Some(());
+        };
         let mut seen = Seen::default();
-        self.opt_object(slot, |p, i: &mut SessionIssuer<'a>, key| {
-            let bit = match key {
-                b"type" => {
-                    i.kind = p.opt_str()?;
-                    0
+        let mut first = true;
+        while let Some(key) = self.next_key::<IssuerKey>(&mut first)? {
+            match key {
+                K::Type => i.kind = self.opt_str()?,
+                K::PrincipalId => i.principal_id = self.opt_str()?,
+                K::Arn => i.arn = self.opt_str()?,
+                K::AccountId => i.account_id = self.opt_str()?,
+                K::UserName => i.user_name = self.opt_str()?,
+                K::Other => {
+                    self.skip_value()?;
+                    continue;
                 }
-                b"principalId" | b"principalid" => {
-                    i.principal_id = p.opt_str()?;
-                    1
-                }
-                b"arn" => {
-                    i.arn = p.opt_str()?;
-                    2
-                }
-                b"accountId" | b"accountid" => {
-                    i.account_id = p.opt_str()?;
-                    3
-                }
-                b"userName" | b"username" => {
-                    i.user_name = p.opt_str()?;
-                    4
-                }
-                _ => return p.skip_value().map(drop),
-            };
-            seen.first(bit)
-        })
+            }
+            seen.first(key as u32)?;
+        }
+        Some(())
     }
 
     fn tls_details(&mut self, slot: &mut Option<TlsDetails<'a>>) -> Fast<()> {
+        use TlsKey as K;
+        let Some(t) = self.open_object(slot)? else {
+            return Some(());
+        };
         let mut seen = Seen::default();
-        self.opt_object(slot, |p, t: &mut TlsDetails<'a>, key| {
-            let bit = match key {
-                b"tlsVersion" => {
-                    t.tls_version = p.opt_str()?;
-                    0
+        let mut first = true;
+        while let Some(key) = self.next_key::<TlsKey>(&mut first)? {
+            match key {
+                K::TlsVersion => t.tls_version = self.opt_str()?,
+                K::CipherSuite => t.cipher_suite = self.opt_str()?,
+                K::ClientProvidedHostHeader => t.client_provided_host_header = self.opt_str()?,
+                K::Other => {
+                    self.skip_value()?;
+                    continue;
                 }
-                b"cipherSuite" => {
-                    t.cipher_suite = p.opt_str()?;
-                    1
-                }
-                b"clientProvidedHostHeader" => {
-                    t.client_provided_host_header = p.opt_str()?;
-                    2
-                }
-                _ => return p.skip_value().map(drop),
-            };
-            seen.first(bit)
-        })
+            }
+            seen.first(key as u32)?;
+        }
+        Some(())
     }
 
     fn resource(&mut self) -> Fast<Resource<'a>> {
+        use ResourceKey as K;
         let mut seen = Seen::default();
         let mut r = Resource::default();
-        self.fields(|p, key| {
-            let bit = match key {
-                b"ARN" | b"arn" => {
-                    r.arn = p.opt_str()?;
-                    0
+        self.expect(b'{')?;
+        let mut first = true;
+        while let Some(key) = self.next_key::<ResourceKey>(&mut first)? {
+            match key {
+                K::Arn => r.arn = self.opt_str()?,
+                K::AccountId => r.account_id = self.opt_str()?,
+                K::Type => r.kind = self.opt_str()?,
+                K::Other => {
+                    self.skip_value()?;
+                    continue;
                 }
-                b"accountId" | b"accountid" => {
-                    r.account_id = p.opt_str()?;
-                    1
-                }
-                b"type" => {
-                    r.kind = p.opt_str()?;
-                    2
-                }
-                _ => return p.skip_value().map(drop),
-            };
-            seen.first(bit)
-        })?;
+            }
+            seen.first(key as u32)?;
+        }
         Some(r)
     }
 
@@ -965,18 +1301,14 @@ mod tests {
     /// The skipper's answer, which must not depend on whether the buffer is known to
     /// be free of control characters.
     fn fast_skip(text: &str) -> Option<(String, usize)> {
-        let skip = |plain| {
-            let mut p = Parser {
-                text,
-                pos: 0,
-                plain,
-            };
+        fn skip<const PLAIN: bool>(text: &str) -> Option<(String, usize)> {
+            let mut p = Parser::<PLAIN>::new(text);
             let raw = p.raw()?;
             Some((raw.get().to_owned(), p.pos))
-        };
-        let general = skip(false);
+        }
+        let general = skip::<false>(text);
         if !has_control(text.as_bytes()) {
-            assert_eq!(skip(true), general, "{text:?}");
+            assert_eq!(skip::<true>(text), general, "{text:?}");
         }
         general
     }

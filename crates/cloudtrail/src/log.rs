@@ -43,7 +43,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::value::RawValue;
 
 use crate::record::Record;
-use crate::time::{EpochMillis, parse_event_time};
+use crate::time::{EpochMillis, is_event_time, parse_event_time};
 
 /// A whole log file that could not be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -511,7 +511,7 @@ fn validate(rec: &Record<'_>) -> Result<(), (BadRecordReason, String)> {
     if rec.event_time.is_empty() {
         return Err(missing(EVENT_TIME));
     }
-    if parse_event_time(&rec.event_time).is_none() {
+    if !is_event_time(&rec.event_time) {
         let shown: String = rec.event_time.chars().take(40).collect();
         return Err((
             BadRecordReason::BadEventTime,
@@ -1234,5 +1234,31 @@ pub(crate) mod fast_tests {
         // Every real Records file is the usual shape: none may fall back to serde.
         assert!(missed.is_empty(), "hand reader gave up on {missed:?}");
         assert_eq!(taken.len(), 91);
+    }
+
+    /// [`hand_reader_matches_serde_on_real_files`] over every `*.json.gz` under
+    /// `CLOUDTRAIL_BENCH_DIR` (e.g. a `bedguard bench` corpus): the hand reader takes
+    /// each file and gives exactly what serde gives.
+    #[test]
+    #[ignore = "needs CLOUDTRAIL_BENCH_DIR"]
+    fn hand_reader_matches_serde_on_bench_dir() {
+        let dir = std::env::var_os("CLOUDTRAIL_BENCH_DIR").expect("CLOUDTRAIL_BENCH_DIR");
+        let mut dirs = vec![std::path::PathBuf::from(dir)];
+        let mut files = 0;
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.to_string_lossy().ends_with(".json.gz") {
+                    let gz = std::fs::read(&path).unwrap();
+                    let buf = decompress(&gz, 1 << 30).unwrap();
+                    assert!(same_as_serde(&buf), "hand reader gave up on {path:?}");
+                    files += 1;
+                }
+            }
+        }
+        assert!(files > 0);
+        println!("{files} files: hand reader = serde");
     }
 }

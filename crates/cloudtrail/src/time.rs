@@ -76,6 +76,49 @@ pub fn parse_event_time(s: &str) -> Option<EpochMillis> {
     Some(secs * 1000 + millis)
 }
 
+/// Whether [`parse_event_time`] reads `s`, without computing the instant: the
+/// canonical `2023-07-10T11:45:02Z` checked in place (the hot path of record
+/// validation), anything else left to [`parse_event_time`].
+pub fn is_event_time(s: &str) -> bool {
+    if let &[
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        b':',
+        i0,
+        i1,
+        b':',
+        s0,
+        s1,
+        b'Z',
+    ] = s.as_bytes()
+    {
+        let digits = [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, i0, i1, s0, s1];
+        if digits.iter().all(u8::is_ascii_digit) {
+            let two = |a: u8, b: u8| i64::from(a - b'0') * 10 + i64::from(b - b'0');
+            let year = two(y0, y1) * 100 + two(y2, y3);
+            let (month, day) = (two(m0, m1), two(d0, d1));
+            return (1..=12).contains(&month)
+                && day >= 1
+                && day <= days_in_month(year, month)
+                && two(h0, h1) <= 23
+                && two(i0, i1) <= 59
+                && two(s0, s1) <= 60;
+        }
+    }
+    parse_event_time(s).is_some()
+}
+
 /// Formats epoch milliseconds as RFC 3339 UTC, `2023-07-10T11:45:02.123Z` (the
 /// fraction only when it is not zero).
 pub fn format_rfc3339(ms: EpochMillis) -> String {
@@ -140,6 +183,32 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_event_time_agrees_with_parse_event_time() {
+        let base = *b"2024-02-29T23:59:60Z";
+        let mut cases = vec![String::new(), "2023-07-10T11:45:02".to_owned()];
+        for at in 0..base.len() {
+            for c in b"0123456789-T:Zz .+x" {
+                let mut b = base;
+                b[at] = *c;
+                cases.push(String::from_utf8(b.to_vec()).unwrap());
+            }
+        }
+        for y in ["2023", "2024", "1900", "2000", "0000"] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    cases.push(format!("{y}-{m:02}-{d:02}T00:00:00Z"));
+                }
+            }
+        }
+        for (h, i, s) in [(23, 59, 60), (24, 0, 0), (0, 60, 0), (0, 0, 61), (9, 9, 9)] {
+            cases.push(format!("2023-07-10T{h:02}:{i:02}:{s:02}Z"));
+        }
+        for c in &cases {
+            assert_eq!(is_event_time(c), parse_event_time(c).is_some(), "{c:?}");
+        }
+    }
 
     #[test]
     fn parses_every_real_format() {
