@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Moto, bin, bin_aws, gzip, json, ok, runtime};
+use crate::harness::{Moto, bin, bin_aws, gzip, json, ok};
 
 /// A small simulated organisation's files: (key, gzipped bytes).
 fn small_org() -> Vec<(String, Vec<u8>)> {
@@ -64,32 +64,16 @@ struct Trail {
 }
 
 fn trail() -> Trail {
-    let moto = Moto::start();
-    let rt = runtime();
-    let clients = moto.clients(&rt);
-    let urls = rt
-        .block_on(ingest::test_util::setup_local_pipeline(
-            &clients,
-            "trail",
-            "notes",
-            "notes-dlq",
-        ))
-        .unwrap();
+    let t = crate::harness::Trail::start();
     let files = small_org();
     for (key, body) in &files {
-        rt.block_on(ingest::test_util::put_object(
-            &clients,
-            "trail",
-            key,
-            body.clone(),
-        ))
-        .unwrap();
+        t.put(key, body.clone());
     }
     Trail {
-        moto,
-        rt,
-        clients,
-        urls,
+        moto: t.moto,
+        rt: t.rt,
+        clients: t.clients,
+        urls: t.urls,
         files,
     }
 }

@@ -147,3 +147,55 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     gz.write_all(data).unwrap();
     gz.finish().unwrap()
 }
+
+/// moto with a trail bucket notifying a queue (with a DLQ).
+pub struct Trail {
+    pub moto: Moto,
+    pub rt: tokio::runtime::Runtime,
+    pub clients: ingest::Clients,
+    pub urls: ingest::test_util::QueueUrls,
+}
+
+impl Trail {
+    /// Starts moto and creates bucket `trail`, queue `notes` and DLQ `notes-dlq`.
+    pub fn start() -> Trail {
+        let moto = Moto::start();
+        let rt = runtime();
+        let clients = moto.clients(&rt);
+        let urls = rt
+            .block_on(ingest::test_util::setup_local_pipeline(
+                &clients,
+                "trail",
+                "notes",
+                "notes-dlq",
+            ))
+            .unwrap();
+        Trail {
+            moto,
+            rt,
+            clients,
+            urls,
+        }
+    }
+
+    /// Uploads one object to the trail bucket.
+    pub fn put(&self, key: &str, body: Vec<u8>) {
+        self.rt
+            .block_on(ingest::test_util::put_object(
+                &self.clients,
+                "trail",
+                key,
+                body,
+            ))
+            .unwrap();
+    }
+
+    /// Visible plus in-flight messages of a queue.
+    pub fn depth(&self, url: &str) -> u64 {
+        let (v, f) = self
+            .rt
+            .block_on(ingest::test_util::queue_depth(&self.clients, url))
+            .unwrap();
+        v + f
+    }
+}

@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::harness::{Moto, bin_aws, free_port, gzip, runtime};
+use crate::harness::{Moto, Trail, bin_aws, free_port, gzip, runtime};
 
 const ACCOUNT: &str = "111122223333";
 
@@ -106,56 +106,6 @@ fn finding_principals(path: &Path) -> Vec<String> {
 
 fn user_arn(user: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:user/{user}")
-}
-
-/// moto with a trail bucket notifying a queue (with a DLQ).
-struct Trail {
-    moto: Moto,
-    rt: tokio::runtime::Runtime,
-    clients: ingest::Clients,
-    urls: ingest::test_util::QueueUrls,
-}
-
-impl Trail {
-    fn start() -> Trail {
-        let moto = Moto::start();
-        let rt = runtime();
-        let clients = moto.clients(&rt);
-        let urls = rt
-            .block_on(ingest::test_util::setup_local_pipeline(
-                &clients,
-                "trail",
-                "notes",
-                "notes-dlq",
-            ))
-            .unwrap();
-        Trail {
-            moto,
-            rt,
-            clients,
-            urls,
-        }
-    }
-
-    fn put(&self, key: &str, body: Vec<u8>) {
-        self.rt
-            .block_on(ingest::test_util::put_object(
-                &self.clients,
-                "trail",
-                key,
-                body,
-            ))
-            .unwrap();
-    }
-
-    /// Visible plus in-flight messages of a queue.
-    fn depth(&self, url: &str) -> u64 {
-        let (v, f) = self
-            .rt
-            .block_on(ingest::test_util::queue_depth(&self.clients, url))
-            .unwrap();
-        v + f
-    }
 }
 
 /// The `[state]`, `[aws]` and `[ingest]` tables every test's config starts with.

@@ -391,15 +391,8 @@ impl Store {
         };
         let first_key = first_key.clone();
         let single = marks.len() == 1;
-        for (key, _) in &marks {
-            if self.is_processed_key(key)? {
-                if single {
-                    return Ok(already_processed());
-                }
-                return Err(StoreError::Conflict {
-                    key: crate::codec::display_key(key),
-                });
-            }
+        if self.any_marked(&marks, single)? {
+            return Ok(already_processed());
         }
         let profiles = batch
             .profiles
@@ -479,15 +472,8 @@ impl Store {
 
         // The commit lock makes the check and the batch one step: every commit takes
         // it, and sled's file lock keeps other processes out.
-        for (key, _) in &marks {
-            if self.is_processed_key(key)? {
-                if single {
-                    return Ok(already_processed());
-                }
-                return Err(StoreError::Conflict {
-                    key: crate::codec::display_key(key),
-                });
-            }
+        if self.any_marked(&marks, single)? {
+            return Ok(already_processed());
         }
         let mut writes = sled::Batch::default();
         // Each encoded profile is dropped once copied into the batch.
@@ -630,6 +616,22 @@ impl Store {
     }
 
     // ---- objects --------------------------------------------------------------------
+
+    /// Whether a batch's object is marked processed already: `true` for a single-object
+    /// batch (the commit is a no-op), [`StoreError::Conflict`] for a run of objects.
+    fn any_marked(&self, marks: &[(Vec<u8>, Vec<u8>)], single: bool) -> Result<bool, StoreError> {
+        for (key, _) in marks {
+            if self.is_processed_key(key)? {
+                if single {
+                    return Ok(true);
+                }
+                return Err(StoreError::Conflict {
+                    key: crate::codec::display_key(key),
+                });
+            }
+        }
+        Ok(false)
+    }
 
     /// Whether the object was committed already.
     pub fn is_processed(&self, bucket: &str, key: &str, etag: &str) -> Result<bool, StoreError> {
