@@ -28,12 +28,23 @@ fn require_rsyslogd() {
     );
 }
 
+/// A port nothing listens on, never the same twice in this process: the tests run in
+/// parallel, and two rsyslogds given one port would have one of them fail to bind while
+/// the readiness probe is answered by the other.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A foreground rsyslogd, killed on drop.
