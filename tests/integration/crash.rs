@@ -1,8 +1,9 @@
 //! Crash safety: `bedguard replay` killed with SIGKILL at random points, twenty
 //! times, then restarted to the end, leaves exactly the profiles an uninterrupted
-//! run leaves. The killed runs commit small batches (300 events), the uninterrupted
-//! one the default (the whole corpus at once), so this also shows the profiles do not
-//! depend on where commits fall.
+//! run leaves. The killed runs commit small batches (300 events), each journaled and
+//! applied to sled in chunks of 8 writes; the uninterrupted one the default (the whole
+//! corpus at once), so this also shows the profiles do not depend on where commits
+//! fall.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -25,7 +26,10 @@ fn replay(
         .arg(state)
         .arg(corpus);
     if let Some(n) = batch_events {
-        c.env("BEDGUARD_STATE_REPLAY_BATCH_EVENTS", n.to_string());
+        // Chunks of 8 writes: nearly every commit of the killed runs is journaled and
+        // applied in several sled batches, so kills land inside them too.
+        c.env("BEDGUARD_STATE_REPLAY_BATCH_EVENTS", n.to_string())
+            .env("BEDGUARD_STATE_COMMIT_CHUNK_WRITES", "8");
     }
     c.stdout(Stdio::null()).stderr(Stdio::null());
     c

@@ -284,7 +284,7 @@ pub fn replay(args: &BenchArgs) -> Result<()> {
         bail!("no run")
     };
     print_table(
-        "bench replay (enrich + detect + sled commits, one pipeline thread)",
+        "bench replay (files read and gunzipped on a second thread; parse, enrich, detect, sled commits on one)",
         &c,
         &[
             Row {

@@ -51,6 +51,10 @@ pub struct StateConfig {
     /// this many events per commit (1: one object per commit). The daemon always
     /// commits each object before deleting its message.
     pub replay_batch_events: u64,
+    /// A commit of more writes than this (a replay batch) is journaled and applied to
+    /// sled in chunks of this many writes, which bounds the memory sled holds while
+    /// applying it.
+    pub commit_chunk_writes: usize,
 }
 
 impl StateConfig {
@@ -61,6 +65,7 @@ impl StateConfig {
             page_cache_bytes: self.page_cache_bytes,
             profile_cache_entries: self.profile_cache_entries,
             event_ttl_secs: self.dedup_ttl_secs,
+            commit_chunk_writes: self.commit_chunk_writes,
         }
     }
 }
@@ -146,6 +151,7 @@ impl Default for StateConfig {
             profile_cache_entries: 50_000,
             dedup_ttl_secs: 86_400,
             replay_batch_events: 100_000,
+            commit_chunk_writes: 512,
             flush_every_ms: 500,
             page_cache_bytes: 64 << 20,
         }
@@ -297,6 +303,9 @@ impl Config {
         }
         if self.state.replay_batch_events == 0 {
             bad("state.replay_batch_events", "must be at least 1".into());
+        }
+        if self.state.commit_chunk_writes == 0 {
+            bad("state.commit_chunk_writes", "must be at least 1".into());
         }
         if self.state.dedup_ttl_secs == 0 {
             bad("state.dedup_ttl_secs", "must be at least 1".into());

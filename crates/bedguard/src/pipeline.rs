@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use cloudtrail::log::{KeyKind, classify_key, decompress, parse_log};
 use detect::{AccountState, Detector, Finding, PrincipalState};
-use store::{ObjectBatch, ProfileKey};
+use store::{EventHash, ObjectBatch, ProfileKey};
 
 use crate::observe::{Enrichment, observation};
 use crate::stats::Stats;
@@ -96,6 +96,65 @@ pub enum Outcome {
     AlreadyProcessed,
     /// Not a CloudTrail log (digest, insights, other key); nothing changed.
     Skipped(&'static str),
+}
+
+/// An object after the steps that need no state: its key classified and, for a log,
+/// its bytes decompressed. Built by [`Prepared::new`] (on any thread), consumed by
+/// [`Pipeline::process_prepared`].
+#[derive(Debug)]
+pub struct Prepared {
+    /// Size of the object as fetched.
+    raw_len: u64,
+    body: Body,
+}
+
+#[derive(Debug)]
+enum Body {
+    /// Not a log for this key policy (digest, insights, other).
+    Skip(&'static str),
+    /// The decompressed log.
+    Json(Vec<u8>),
+    /// It does not decompress: why.
+    Malformed(String),
+    /// Found processed already; not decompressed.
+    Known,
+}
+
+impl Prepared {
+    /// Classifies `key` and decompresses `bytes` (gzip or plain) up to `max_bytes`.
+    pub fn new(key: &str, bytes: &[u8], keys: KeyPolicy, max_bytes: usize) -> Self {
+        let skipped = match classify_key(key) {
+            KeyKind::Log(_) => None,
+            KeyKind::Digest => Some("digest"),
+            KeyKind::Insights => Some("insights"),
+            KeyKind::Other if keys == KeyPolicy::JsonFiles && looks_like_json(key) => None,
+            KeyKind::Other => Some("other"),
+        };
+        let body = match skipped {
+            Some(kind) => Body::Skip(kind),
+            None => match decompress(bytes, max_bytes) {
+                Ok(buf) => Body::Json(buf.into_owned()),
+                Err(e) => Body::Malformed(e.to_string()),
+            },
+        };
+        Self {
+            raw_len: bytes.len() as u64,
+            body,
+        }
+    }
+
+    /// Size of the object as fetched.
+    pub fn raw_len(&self) -> u64 {
+        self.raw_len
+    }
+
+    /// An object of `len` bytes the store has processed already: nothing to prepare.
+    pub fn known(len: usize) -> Self {
+        Self {
+            raw_len: len as u64,
+            body: Body::Known,
+        }
+    }
 }
 
 /// Why an object failed.
@@ -175,6 +234,11 @@ impl Pipeline {
         }
     }
 
+    /// What [`Prepared::new`] needs, for a thread that prepares objects ahead.
+    pub fn prepare_params(&self) -> (KeyPolicy, usize, Arc<store::Store>) {
+        (self.keys, self.max_object_bytes, Arc::clone(&self.store))
+    }
+
     /// The store, shared.
     pub fn store_arc(&self) -> Arc<store::Store> {
         Arc::clone(&self.store)
@@ -216,8 +280,26 @@ impl Pipeline {
 
     /// Processes one object whose bytes are in hand.
     pub fn process(&mut self, id: ObjectId<'_>, bytes: &[u8]) -> Result<Outcome, PipelineError> {
+        let etag = etag_or_none(id.etag);
+        let known = self.pending.holds(id.bucket, id.key, etag)
+            || self.store.is_processed(id.bucket, id.key, etag)?;
+        let prepared = if known {
+            Prepared::known(bytes.len())
+        } else {
+            Prepared::new(id.key, bytes, self.keys, self.max_object_bytes)
+        };
+        self.process_prepared(id, prepared)
+    }
+
+    /// What [`Pipeline::process`] does with an object once [`Prepared::new`] has
+    /// classified its key and decompressed it (which `replay` does on a second thread).
+    pub fn process_prepared(
+        &mut self,
+        id: ObjectId<'_>,
+        prepared: Prepared,
+    ) -> Result<Outcome, PipelineError> {
         self.stats.files += 1;
-        self.stats.bytes += bytes.len() as u64;
+        self.stats.bytes += prepared.raw_len;
         let etag = etag_or_none(id.etag);
         if self.pending.holds(id.bucket, id.key, etag)
             || self.store.is_processed(id.bucket, id.key, etag)?
@@ -225,29 +307,28 @@ impl Pipeline {
             self.stats.already_processed += 1;
             return Ok(Outcome::AlreadyProcessed);
         }
-        let skipped = match classify_key(id.key) {
-            KeyKind::Log(_) => None,
-            KeyKind::Digest => Some("digest"),
-            KeyKind::Insights => Some("insights"),
-            KeyKind::Other if self.keys == KeyPolicy::JsonFiles && looks_like_json(id.key) => None,
-            KeyKind::Other => Some("other"),
-        };
-        if let Some(kind) = skipped {
-            Stats::bump(&mut self.stats.skipped_files, kind, 1);
-            return Ok(Outcome::Skipped(kind));
-        }
         let malformed = |reason: String| PipelineError::Malformed {
             bucket: id.bucket.to_string(),
             key: id.key.to_string(),
             reason,
         };
-        let buf = match decompress(bytes, self.max_object_bytes) {
-            Ok(b) => b,
-            Err(e) => {
+        let buf = match prepared.body {
+            Body::Skip(kind) => {
+                Stats::bump(&mut self.stats.skipped_files, kind, 1);
+                return Ok(Outcome::Skipped(kind));
+            }
+            Body::Json(buf) => buf,
+            Body::Malformed(reason) => {
                 self.stats
                     .malformed_files
-                    .insert(id.key.to_string(), e.to_string());
-                return Err(malformed(e.to_string()));
+                    .insert(id.key.to_string(), reason.clone());
+                return Err(malformed(reason));
+            }
+            Body::Known => {
+                // Processed when prepared, not now: a store rewound under us. Prepare
+                // it again rather than guess.
+                let reason = "object was marked processed, then was not".to_string();
+                return Err(malformed(reason));
             }
         };
         let log = match parse_log(&buf) {
@@ -300,16 +381,14 @@ impl Pipeline {
                 Stats::bump(&mut self.stats.bad_records, "missing_event_time", 1);
                 continue;
             };
-            if !obs.event_id.is_empty() {
-                if pending.event_ids.contains_key(&obs.event_id)
-                    || self.store.seen_event(&obs.event_id, obs.event_time)?
+            if let Some(hash) = EventHash::of(&obs.event_id) {
+                if pending.event_ids.contains_key(&hash)
+                    || self.store.seen_event_hash(hash, obs.event_time)?
                 {
                     self.stats.duplicate_records += 1;
                     continue;
                 }
-                pending
-                    .event_ids
-                    .insert(obs.event_id.clone(), obs.event_time);
+                pending.event_ids.insert(hash, obs.event_time);
             }
             records += 1;
             if obs.bedrock.is_some() {
@@ -326,7 +405,7 @@ impl Pipeline {
             if !pending.principals.contains_key(&pkey) {
                 let state = match self
                     .store
-                    .get_profile::<Stored>(&ProfileKey::principal(&pkey.0, &pkey.1)?)?
+                    .take_profile::<Stored>(&ProfileKey::principal(&pkey.0, &pkey.1)?)?
                 {
                     Some(Stored::Principal(p)) => p,
                     _ => PrincipalState::default(),
@@ -336,7 +415,7 @@ impl Pipeline {
             if !pending.accounts.contains_key(&obs.account_id) {
                 let state = match self
                     .store
-                    .get_profile::<Stored>(&ProfileKey::account(&obs.account_id)?)?
+                    .take_profile::<Stored>(&ProfileKey::account(&obs.account_id)?)?
                 {
                     Some(Stored::Account(a)) => a,
                     _ => AccountState::default(),
@@ -412,8 +491,8 @@ impl Pipeline {
         for (account, state) in pending.accounts {
             batch.profile(ProfileKey::account(&account)?, Stored::Account(state));
         }
-        for (event_id, at) in &pending.event_ids {
-            batch.event(event_id.as_str(), *at);
+        for (hash, at) in &pending.event_ids {
+            batch.event_hash(*hash, *at);
         }
         for bytes in &pending.findings {
             batch.finding(&self.sinks, bytes);
@@ -453,7 +532,8 @@ struct Pending {
     object_ids: HashSet<String>,
     principals: HashMap<(String, String), PrincipalState>,
     accounts: HashMap<String, AccountState>,
-    event_ids: HashMap<String, i64>,
+    /// Event ids (hashed as the store remembers them) and their event times.
+    event_ids: HashMap<EventHash, i64>,
     findings: Vec<Vec<u8>>,
     events: u64,
 }

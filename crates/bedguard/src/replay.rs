@@ -5,8 +5,18 @@ use std::io::{IsTerminal, Write};
 use anyhow::{Context, Result};
 
 use crate::cli::ReplayArgs;
-use crate::pipeline::{ObjectId, Outcome, Pipeline, PipelineError};
+use crate::pipeline::{ObjectId, Outcome, Pipeline, PipelineError, Prepared, etag_or_none};
 use crate::walk;
+
+/// The bucket local files are recorded under.
+const LOCAL_BUCKET: &str = "local";
+
+/// Groups of files read and decompressed ahead of the pipeline (with [`READ_GROUP`],
+/// a bound on the memory they take).
+const READ_AHEAD: usize = 4;
+
+/// Files per group handed from the reading thread to the pipeline.
+const READ_GROUP: usize = 16;
 
 /// Replays `args.paths` and prints the summary.
 pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
@@ -25,37 +35,75 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
         .map(|m| m.len())
         .sum();
     let bar = progress_bar(total_bytes, objects.len(), args.no_progress);
-    for obj in &objects {
-        let bytes = std::fs::read(&obj.path)
-            .with_context(|| format!("cannot read {}", obj.path.display()))?;
-        let id = ObjectId {
-            bucket: "local",
-            key: &obj.key,
-            etag: None,
-        };
-        match pipeline.process(id, &bytes) {
-            Ok(Outcome::Processed { findings, .. }) => {
-                if let Some(out) = findings_out.as_mut() {
-                    for f in &findings {
-                        let line = sinks::encode::native::encode_stored(f)
-                            .context("cannot encode finding")?;
-                        out.write_all(&line).context("cannot write finding")?;
-                        out.write_all(b"\n").context("cannot write finding")?;
+    // A second thread reads and decompresses the files ahead of the pipeline, which
+    // parses, scores, learns and commits them in order on this one.
+    let (keys, max_bytes, store) = pipeline.prepare_params();
+    std::thread::scope(|scope| -> Result<()> {
+        // Sent in groups: one wake-up of the other thread per group, not per file.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared>>>(READ_AHEAD);
+        let objects = &objects;
+        scope.spawn(move || {
+            for group in objects.chunks(READ_GROUP) {
+                let mut prepared = Vec::with_capacity(group.len());
+                for obj in group {
+                    let one = std::fs::read(&obj.path)
+                        .with_context(|| format!("cannot read {}", obj.path.display()))
+                        .and_then(|bytes| {
+                            let known =
+                                store.is_processed(LOCAL_BUCKET, &obj.key, etag_or_none(None))?;
+                            Ok(if known {
+                                Prepared::known(bytes.len())
+                            } else {
+                                Prepared::new(&obj.key, &bytes, keys, max_bytes)
+                            })
+                        });
+                    let failed = one.is_err();
+                    prepared.push(one);
+                    if failed {
+                        break;
                     }
                 }
+                let failed = prepared.last().is_some_and(|p| p.is_err());
+                // The receiver is gone only when the pipeline stopped on an error.
+                if tx.send(prepared).is_err() || failed {
+                    return;
+                }
             }
-            Ok(Outcome::AlreadyProcessed | Outcome::Skipped(_)) => {}
-            Err(e @ PipelineError::Malformed { .. }) => {
-                tracing::warn!(path = %obj.path.display(), "{e}")
+        });
+        for (obj, prepared) in objects.iter().zip(rx.into_iter().flatten()) {
+            let prepared = prepared?;
+            let raw_len = prepared.raw_len();
+            let id = ObjectId {
+                bucket: LOCAL_BUCKET,
+                key: &obj.key,
+                etag: None,
+            };
+            match pipeline.process_prepared(id, prepared) {
+                Ok(Outcome::Processed { findings, .. }) => {
+                    if let Some(out) = findings_out.as_mut() {
+                        for f in &findings {
+                            let line = sinks::encode::native::encode_stored(f)
+                                .context("cannot encode finding")?;
+                            out.write_all(&line).context("cannot write finding")?;
+                            out.write_all(b"\n").context("cannot write finding")?;
+                        }
+                    }
+                }
+                Ok(Outcome::AlreadyProcessed | Outcome::Skipped(_)) => {}
+                Err(e @ PipelineError::Malformed { .. }) => {
+                    tracing::warn!(path = %obj.path.display(), "{e}")
+                }
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("while processing {}", obj.path.display()));
+                }
             }
-            Err(e) => {
-                return Err(e).with_context(|| format!("while processing {}", obj.path.display()));
+            if let Some(bar) = &bar {
+                bar.inc(raw_len);
             }
         }
-        if let Some(bar) = &bar {
-            bar.inc(bytes.len() as u64);
-        }
-    }
+        Ok(())
+    })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

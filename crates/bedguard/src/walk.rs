@@ -42,6 +42,7 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<LocalObject>> {
             &b.key,
         ))
     });
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -67,7 +68,10 @@ fn walk_dir(root: &Path, dir: &Path, out: &mut Vec<LocalObject>) -> Result<()> {
     Ok(())
 }
 
-fn object(path: PathBuf, key: String) -> LocalObject {
+fn object(path: PathBuf, mut key: String) -> LocalObject {
+    // A replay can list hundreds of thousands of files: no spare capacity per entry.
+    let path = PathBuf::from(path.into_boxed_path());
+    key.shrink_to_fit();
     let delivered_ms = match classify_key(&key) {
         KeyKind::Log(k) => Some(k.delivered_ms),
         _ => None,

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use crate::dedup::EventHash;
 use crate::keys::{ObjectId, ProfileKey};
 
 /// One object a batch marks processed.
@@ -26,8 +27,11 @@ pub struct ObjectBatch<'a, P> {
     pub objects: Vec<ObjectMark<'a>>,
     /// Updated profiles, replacing the stored ones; written through to the cache.
     pub profiles: Vec<(ProfileKey, P)>,
-    /// Event ids seen in the object, with their event time (ms), for dedup.
-    pub events: Vec<(Cow<'a, str>, i64)>,
+    /// Event ids seen in the object (as the hash the store remembers them by), with
+    /// their event time (ms), for dedup.
+    pub events: Vec<(EventHash, i64)>,
+    /// Whether an empty event id was added: the commit refuses the batch.
+    pub(crate) empty_event_id: bool,
     /// Findings to enqueue: sink name and encoded finding.
     pub outbox: Vec<(Cow<'a, str>, Cow<'a, [u8]>)>,
     /// Meta values to set with the object (e.g. a backfill cursor that must not run
@@ -46,6 +50,7 @@ impl<'a, P> ObjectBatch<'a, P> {
             }],
             profiles: Vec::new(),
             events: Vec::new(),
+            empty_event_id: false,
             outbox: Vec::new(),
             meta: Vec::new(),
         }
@@ -75,9 +80,18 @@ impl<'a, P> ObjectBatch<'a, P> {
         self
     }
 
-    /// Records an event id for dedup.
-    pub fn event(&mut self, id: impl Into<Cow<'a, str>>, event_time_ms: i64) -> &mut Self {
-        self.events.push((id.into(), event_time_ms));
+    /// Records an event id for dedup. An empty id makes the commit fail.
+    pub fn event(&mut self, id: &str, event_time_ms: i64) -> &mut Self {
+        match EventHash::of(id) {
+            Some(hash) => self.events.push((hash, event_time_ms)),
+            None => self.empty_event_id = true,
+        }
+        self
+    }
+
+    /// Records an event id, already hashed, for dedup.
+    pub fn event_hash(&mut self, hash: EventHash, event_time_ms: i64) -> &mut Self {
+        self.events.push((hash, event_time_ms));
         self
     }
 

@@ -80,6 +80,14 @@ impl ProfileCache {
         self.lock().touch(key)
     }
 
+    /// Removes and returns `key`'s entry: the caller takes over the only copy.
+    pub(crate) fn take(&self, key: &[u8]) -> Option<Shared> {
+        let mut inner = self.lock();
+        let slot = inner.map.remove(key)?;
+        inner.order.remove(&slot.tick);
+        Some(slot.value)
+    }
+
     /// The current generation, to pass to [`Self::fill`] after a read from sled.
     pub(crate) fn generation(&self) -> u64 {
         self.lock().generation

@@ -20,6 +20,19 @@ use crate::error::StoreError;
 /// Width of one bucket, in ms of event time.
 pub(crate) const BUCKET_MS: i64 = 60_000;
 
+/// An event id as the store remembers it: its stable 64-bit hash ([`event_hash`]).
+/// Two ids of one minute that share it count as one; at 64 bits that needs billions
+/// of events in the minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventHash(pub(crate) u64);
+
+impl EventHash {
+    /// The hash of `id`; `None` for an empty id, which is not an event id.
+    pub fn of(id: &str) -> Option<Self> {
+        (!id.is_empty()).then(|| Self(event_hash(id.as_bytes())))
+    }
+}
+
 /// The stable 64-bit hash an event id is remembered by: FNV-1a with the murmur3
 /// finalizer for avalanche. Stable across builds and platforms (it is stored).
 pub(crate) fn event_hash(id: &[u8]) -> u64 {

@@ -80,6 +80,16 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    /// The journal of a chunked commit could not be written, read or decoded.
+    #[error("commit journal {}: {what}", path.display())]
+    Journal { path: PathBuf, what: String },
+    /// A chunked commit failed half-applied and could not be finished from its
+    /// journal: no further commit is taken until the store is reopened, which finishes it.
+    #[error(
+        "store at {}: a commit could not be finished; restart bedguard (reopening the store finishes it from its journal)",
+        path.display()
+    )]
+    Broken { path: PathBuf },
     /// Test-only failure injected in the middle of a commit, before its batch is applied.
     #[cfg(test)]
     #[error("injected failure in commit of `{key}`")]

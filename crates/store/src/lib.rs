@@ -24,6 +24,10 @@
 //! commit become durable at the next flush as well: a crash can make a sink resend a
 //! finding it already delivered (at-least-once), never drop one (invariant 5).
 //!
+//! A commit of more than [`StoreOptions::commit_chunk_writes`] writes is atomic through a
+//! redo journal rather than one sled batch, which bounds the memory sled holds while
+//! applying it: see [`writes`].
+//!
 //! `Tree::apply_batch` takes the same log reservation as a multi-tree transaction
 //! (sled 0.34 `tree.rs`: `pin_log` before the writes, `seal_batch` after; recovery
 //! applies the writes logged in between all or none), without the transaction's
@@ -41,8 +45,10 @@ mod space;
 mod store;
 #[cfg(test)]
 mod tests;
+mod writes;
 
 pub use batch::{CommitStats, ObjectBatch, ObjectMark};
+pub use dedup::EventHash;
 pub use error::StoreError;
 pub use keys::{ObjectId, ProfileKey, ProfileScope};
 pub use outbox::{OutboxEntry, OutboxStats};

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,13 +15,14 @@ use crate::codec::{
     self, RECORD_V1, be_u64, decode_versioned, encode_versioned, order_i64, record_body,
     unorder_i64,
 };
-use crate::dedup::{self, BucketCache};
+use crate::dedup::{self, BucketCache, EventHash};
 use crate::error::StoreError;
 use crate::keys::{
     self, META_NEWEST_EVENT, META_OUTBOX_SEQ, META_SCHEMA_VERSION, ObjectId, ProfileKey,
     check_part, user_meta_key,
 };
 use crate::space::Space;
+use crate::writes::{self, Write, WriteSet};
 
 /// Schema version of the store layout this build writes. A store with a newer one is
 /// refused at open. One of version 1 is migrated at open by dropping its event trees
@@ -70,6 +71,10 @@ pub struct StoreOptions {
     pub profile_cache_entries: usize,
     /// Event ids are remembered for dedup this long after the newest event time seen.
     pub event_ttl_secs: u64,
+    /// A commit of more writes than this is journaled and applied in chunks of this
+    /// many writes ([`crate::writes`]): sled keeps every node a batch copies until the
+    /// batch ends, so this bounds that memory. At least 1.
+    pub commit_chunk_writes: usize,
 }
 
 impl Default for StoreOptions {
@@ -79,6 +84,7 @@ impl Default for StoreOptions {
             page_cache_bytes: 256 * 1024 * 1024,
             profile_cache_entries: 50_000,
             event_ttl_secs: 24 * 60 * 60,
+            commit_chunk_writes: 512,
         }
     }
 }
@@ -96,7 +102,7 @@ pub struct Store {
     pub(crate) path: PathBuf,
     pub(crate) db: sled::Db,
     /// The one sled tree every logical tree below is a key prefix of.
-    state: sled::Tree,
+    pub(crate) state: sled::Tree,
     pub(crate) profiles: Space,
     pub(crate) objects: Space,
     pub(crate) dedup: Space,
@@ -110,6 +116,10 @@ pub struct Store {
     /// rely on one commit at a time.
     commit_lock: Mutex<()>,
     event_ttl_ms: i64,
+    commit_chunk_writes: usize,
+    /// Set when a chunked commit failed half-applied and applying its journal again
+    /// failed too: every later commit is refused, the next open finishes it.
+    broken: AtomicBool,
     /// Newest event time recorded, `i64::MIN` when none.
     newest_event_ms: AtomicI64,
     #[cfg(test)]
@@ -122,6 +132,13 @@ pub struct Store {
 pub(crate) enum FailPoint {
     /// After profiles, events and outbox are written, before the object is marked.
     BeforeObjectMark,
+    /// A chunked commit fails after this many chunks were applied, once (finishing
+    /// its journal then succeeds).
+    AfterChunks(usize),
+    /// Like `AfterChunks`, and finishing the journal in the same process fails too.
+    AfterChunksForGood(usize),
+    /// After this many chunks: flush everything written so far and abort the process.
+    AbortAfterChunks(usize),
 }
 
 impl std::fmt::Debug for Store {
@@ -174,12 +191,17 @@ impl Store {
             commit_lock: Mutex::new(()),
             event_ttl_ms: i64::try_from(options.event_ttl_secs.saturating_mul(1000))
                 .unwrap_or(i64::MAX),
+            commit_chunk_writes: options.commit_chunk_writes.max(1),
+            broken: AtomicBool::new(false),
             newest_event_ms: AtomicI64::new(i64::MIN),
             #[cfg(test)]
             fail_point: Mutex::new(None),
             path,
         };
         store.check_schema()?;
+        if store.finish_journal()? {
+            tracing::info!(path = %store.path.display(), "finished a commit interrupted by a crash, from its journal");
+        }
         let newest = store.newest_recorded_event()?;
         store.newest_event_ms.store(newest, Ordering::Relaxed);
         if store.db.was_recovered() {
@@ -366,7 +388,7 @@ impl Store {
     ///
     /// The commit is atomic but not yet durable: call [`Store::flush_async`] (or
     /// [`Store::flush`]) before acknowledging the input (deleting the SQS message).
-    pub fn commit<P>(&self, batch: ObjectBatch<'_, P>) -> Result<CommitStats, StoreError>
+    pub fn commit<P>(&self, mut batch: ObjectBatch<'_, P>) -> Result<CommitStats, StoreError>
     where
         P: Serialize + Send + Sync + 'static,
     {
@@ -394,29 +416,22 @@ impl Store {
         if self.any_marked(&marks, single)? {
             return Ok(already_processed());
         }
-        let profiles = batch
+        // In key order: a chunked commit then touches each sled leaf in one chunk.
+        batch
             .profiles
-            .iter()
-            .map(|(key, profile)| {
-                Ok((
-                    key.as_bytes(),
-                    encode_versioned(PROFILES, key.as_bytes(), profile)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let events = batch
-            .events
-            .iter()
-            .map(|(id, time)| {
-                if id.is_empty() {
-                    return Err(StoreError::InvalidKeyPart {
-                        what: "event id",
-                        value: String::new(),
-                    });
-                }
-                Ok((id.as_bytes(), *time))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut writes = WriteSet::new();
+        for (key, profile) in &batch.profiles {
+            let value = encode_versioned(PROFILES, key.as_bytes(), profile)?;
+            writes.set(PROFILES_PREFIX, key.as_bytes(), &value);
+        }
+        if batch.empty_event_id {
+            return Err(StoreError::InvalidKeyPart {
+                what: "event id",
+                value: String::new(),
+            });
+        }
+        let events = &batch.events;
         let outbox = batch
             .outbox
             .iter()
@@ -435,17 +450,22 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let batch_newest = events.iter().map(|(_, t)| *t).max().unwrap_or(i64::MIN);
         let mut new_hashes: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
-        for (id, time) in &events {
+        for (hash, time) in events {
             new_hashes
                 .entry(dedup::bucket_of(*time))
                 .or_default()
-                .push(dedup::event_hash(id));
+                .push(hash.0);
         }
 
         let _guard = self
             .commit_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if self.broken.load(Ordering::Relaxed) {
+            return Err(StoreError::Broken {
+                path: self.path.clone(),
+            });
+        }
         let old_newest = self.newest_event_ms.load(Ordering::Relaxed);
         let newest = old_newest.max(batch_newest);
         let expired = self.expired_buckets(newest)?;
@@ -475,25 +495,23 @@ impl Store {
         if self.any_marked(&marks, single)? {
             return Ok(already_processed());
         }
-        let mut writes = sled::Batch::default();
-        // Each encoded profile is dropped once copied into the batch.
-        for (key, value) in profiles {
-            writes.insert(self.profiles.key(key), value);
-        }
         for (_, key, value, _) in &buckets {
-            writes.insert(self.dedup.key(key), value.as_slice());
+            writes.set(DEDUP_PREFIX, key, value);
         }
         let mut events_pruned = 0;
         for old in &expired {
-            writes.remove(self.dedup.key(&old.key));
+            writes.remove(DEDUP_PREFIX, &old.key);
             events_pruned += old.entries;
         }
         if let Some(value) = &newest_value {
-            writes.insert(self.meta.key(META_NEWEST_EVENT), value.as_slice());
+            writes.set(META_PREFIX, META_NEWEST_EVENT, value);
         }
+        // From here on, one last sled batch: a chunked commit's outbox entries and
+        // processed marks appear together, after everything else.
+        writes.begin_final();
         let seqs = self.enqueue(&mut writes, &outbox, now_ms)?;
         for (key, value) in &meta {
-            writes.insert(self.meta.key(key), *value);
+            writes.set(META_PREFIX, key, value);
         }
         #[cfg(test)]
         if fail_point == Some(FailPoint::BeforeObjectMark) {
@@ -502,12 +520,9 @@ impl Store {
             });
         }
         for (key, value) in &marks {
-            writes.insert(self.objects.key(&mark_key(key)), value.as_slice());
+            writes.set(OBJECTS_PREFIX, &mark_key(key), value);
         }
-        // One batch of one tree: sled recovers it whole or not at all.
-        self.state
-            .apply_batch(writes)
-            .map_err(|source| StoreError::sled(OBJECTS, &first_key, source))?;
+        self.apply(writes, &first_key)?;
         self.newest_event_ms.store(newest, Ordering::Relaxed);
         {
             let mut cache = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
@@ -535,11 +550,101 @@ impl Store {
         })
     }
 
+    /// Applies a commit's writes: one sled batch when there are at most
+    /// `commit_chunk_writes`, else journaled and applied in chunks ([`crate::writes`]).
+    /// Called under the commit lock.
+    fn apply(&self, writes: WriteSet, first_key: &[u8]) -> Result<(), StoreError> {
+        let chunked = writes.len() > self.commit_chunk_writes;
+        let journal = writes.into_bytes();
+        let (final_from, list) = writes::decode_journal(&self.journal_path(), &journal)?;
+        if !chunked {
+            // One batch of one tree: sled recovers it whole or not at all.
+            return self
+                .state
+                .apply_batch(sled_batch(&list))
+                .map_err(|source| StoreError::sled(OBJECTS, first_key, source));
+        }
+        // Every earlier commit durable first: the journal is written against them.
+        self.flush()?;
+        writes::write_journal(&self.journal_path(), &journal)?;
+        if let Err(first) = self.apply_journaled(&list, final_from) {
+            // Half applied: finish it from the journal now, so nothing reads the half.
+            if let Err(again) = self.finish_journal() {
+                self.broken.store(true, Ordering::Relaxed);
+                tracing::error!(path = %self.path.display(), "a commit failed half-applied ({first}) and could not be finished ({again}); refusing further commits until a restart finishes it");
+                return Err(first);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a chunked commit's journal is kept while it is applied.
+    fn journal_path(&self) -> PathBuf {
+        self.path.join(writes::JOURNAL_FILE)
+    }
+
+    /// Applies `list` in chunks, the writes from `final_from` on in one last batch,
+    /// makes it all durable and removes the journal.
+    fn apply_journaled(&self, list: &[Write<'_>], final_from: usize) -> Result<(), StoreError> {
+        let (body, last) = list.split_at(final_from.min(list.len()));
+        let sled_err = |e| StoreError::sled(META, b"(journaled commit)", e);
+        for (n, chunk) in body.chunks(self.commit_chunk_writes).enumerate() {
+            #[cfg(test)]
+            self.chunk_fail_point(n)?;
+            let _ = n;
+            self.state
+                .apply_batch(sled_batch(chunk))
+                .map_err(sled_err)?;
+        }
+        self.state.apply_batch(sled_batch(last)).map_err(sled_err)?;
+        self.flush()?;
+        writes::remove_journal(&self.journal_path())
+    }
+
+    /// The test fail points of a chunked commit, before chunk `n`.
+    #[cfg(test)]
+    fn chunk_fail_point(&self, n: usize) -> Result<(), StoreError> {
+        let fail_point = *self
+            .fail_point
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if fail_point == Some(FailPoint::AbortAfterChunks(n)) {
+            let _ = self.db.flush();
+            std::process::abort();
+        }
+        if matches!(
+            fail_point,
+            Some(FailPoint::AfterChunks(k) | FailPoint::AfterChunksForGood(k)) if k == n
+        ) {
+            return Err(StoreError::Injected {
+                key: format!("chunk {n}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Finishes a chunked commit whose journal is on disk (after a crash, or a failure
+    /// half way). Whether there was one.
+    fn finish_journal(&self) -> Result<bool, StoreError> {
+        let path = self.journal_path();
+        let Some(journal) = writes::read_journal(&path)? else {
+            return Ok(false);
+        };
+        let (final_from, list) = writes::decode_journal(&path, &journal)?;
+        #[cfg(test)]
+        self.fail_point
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take_if(|p| matches!(p, FailPoint::AfterChunks(_)));
+        self.apply_journaled(&list, final_from)?;
+        Ok(true)
+    }
+
     /// Adds `items` to the outbox with fresh sequences, and the last sequence to meta.
     /// Called under the commit lock, the only writer of the sequence.
     fn enqueue(
         &self,
-        writes: &mut sled::Batch,
+        writes: &mut WriteSet,
         items: &[(&str, &[u8])],
         now_ms: i64,
     ) -> Result<Option<(u64, u64)>, StoreError> {
@@ -559,12 +664,13 @@ impl Store {
         let mut seq = last;
         for (sink, bytes) in items {
             seq += 1;
-            writes.insert(
-                self.outbox.key(&keys::outbox_key(sink, seq)),
-                crate::outbox::encode_entry(0, now_ms, bytes),
+            writes.set(
+                OUTBOX_PREFIX,
+                &keys::outbox_key(sink, seq),
+                &crate::outbox::encode_entry(0, now_ms, bytes),
             );
         }
-        writes.insert(self.meta.key(META_OUTBOX_SEQ), &seq.to_be_bytes()[..]);
+        writes.set(META_PREFIX, META_OUTBOX_SEQ, &seq.to_be_bytes());
         Ok(Some((last + 1, seq)))
     }
 
@@ -677,10 +783,16 @@ impl Store {
     /// Whether an event id with this event time was recorded by a commit and not yet
     /// pruned (a duplicate delivery carries the original's event time).
     pub fn seen_event(&self, id: &str, event_time_ms: i64) -> Result<bool, StoreError> {
+        match EventHash::of(id) {
+            Some(hash) => self.seen_event_hash(hash, event_time_ms),
+            None => Ok(false),
+        }
+    }
+
+    /// [`Store::seen_event`] of an id already hashed.
+    pub fn seen_event_hash(&self, hash: EventHash, event_time_ms: i64) -> Result<bool, StoreError> {
         let hashes = self.bucket(dedup::bucket_of(event_time_ms))?;
-        Ok(hashes
-            .binary_search(&dedup::event_hash(id.as_bytes()))
-            .is_ok())
+        Ok(hashes.binary_search(&hash.0).is_ok())
     }
 
     /// Number of event ids currently remembered (walks the dedup tree).
@@ -706,6 +818,25 @@ impl Store {
         P: DeserializeOwned + Clone + Send + Sync + 'static,
     {
         Ok(self.get_profile_shared::<P>(key)?.map(Arc::unwrap_or_clone))
+    }
+
+    /// Like [`Store::get_profile`] for a caller that changes the profile and commits
+    /// it: the cached copy is handed over instead of cloned, so the profile is in
+    /// memory once while the caller works on it; the commit puts it back in the cache.
+    /// If the caller never commits it, the next read decodes it from sled again.
+    pub fn take_profile<P>(&self, key: &ProfileKey) -> Result<Option<P>, StoreError>
+    where
+        P: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let key = key.as_bytes();
+        if let Some(Ok(hit)) = self.cache.take(key).map(|v| v.downcast::<P>()) {
+            return Ok(Some(Arc::unwrap_or_clone(hit)));
+        }
+        self.profiles
+            .get(key)
+            .map_err(|e| StoreError::sled(PROFILES, key, e))?
+            .map(|bytes| decode_versioned(PROFILES, key, &bytes))
+            .transpose()
     }
 
     /// Like [`Store::get_profile`] without cloning a cached profile: for read-only use.
@@ -824,7 +955,19 @@ impl Store {
 /// `<bucket>\0<key>\0<etag>` ([`ObjectId`]'s key). Two objects share a mark (and the
 /// second is skipped as processed) only if 128 bits of SHA-256 collide: about
 /// n^2 / 2^129 for n objects, 1.5e-21 for a billion.
-fn mark_key(id: &[u8]) -> [u8; 16] {
+/// A sled batch of `writes`, applied in order (a key written twice keeps the last).
+fn sled_batch(writes: &[Write<'_>]) -> sled::Batch {
+    let mut batch = sled::Batch::default();
+    for w in writes {
+        match *w {
+            Write::Set(key, value) => batch.insert(key, value),
+            Write::Remove(key) => batch.remove(key),
+        }
+    }
+    batch
+}
+
+pub(crate) fn mark_key(id: &[u8]) -> [u8; 16] {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(id);
     let mut key = [0u8; 16];
