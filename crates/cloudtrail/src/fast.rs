@@ -95,35 +95,42 @@ fn is_special(c: u8) -> bool {
     c == b'"' || c == b'\\' || c < 0x20
 }
 
-/// The high bit of each byte of `v` (little-endian) that is `"`, `\\` or a control
-/// character, and possibly of bytes above the first such byte (a borrow only spills
-/// upwards from a true match): the lowest set bit is exact. SWAR, eight bytes in a
-/// word.
+/// `"` and `\\`: what ends the plain run of a string in a buffer without control
+/// characters.
 #[inline(always)]
-fn special_bits(v: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let quote = v ^ (ONES * u64::from(b'"'));
-    let slash = v ^ (ONES * u64::from(b'\\'));
-    (quote.wrapping_sub(ONES) & !quote
-        | slash.wrapping_sub(ONES) & !slash
-        | v.wrapping_sub(ONES * 0x20) & !v)
-        & HIGH
+fn is_quote_or_escape(c: u8) -> bool {
+    c == b'"' || c == b'\\'
 }
 
-/// The position of the first `"`, `\\` or control character at or after `at`, or
-/// `b.len()`: eight bytes at a time, for the short strings logs are made of.
+/// The offset of the first byte of `block` for which `hit` holds, if any.
+///
+/// Written so that the compiler makes SIMD of it: the per-byte answers become a
+/// 16-byte mask (0xff or 0) from one vector compare per test, read as one 128-bit
+/// word whose lowest set bit gives the offset.
 #[inline(always)]
-fn find_special(b: &[u8], mut at: usize) -> usize {
-    while let Some(chunk) = b.get(at..).and_then(|r| r.first_chunk::<8>()) {
-        let bits = special_bits(u64::from_le_bytes(*chunk));
-        if bits != 0 {
-            return at + (bits.trailing_zeros() / 8) as usize;
+fn first_in_block(block: &[u8; 16], hit: impl Fn(u8) -> bool) -> Option<usize> {
+    // A plain loop: `std::array::from_fn` here is not always inlined.
+    let mut mask = [0u8; 16];
+    for (m, &c) in mask.iter_mut().zip(block) {
+        *m = u8::from(hit(c)).wrapping_neg();
+    }
+    let mask = u128::from_le_bytes(mask);
+    (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize)
+}
+
+/// The position of the first byte at or after `at` for which `hit` holds, or
+/// `b.len()` (`at` when past the end): 16 bytes a step, then byte by byte for the
+/// last few bytes of the buffer.
+#[inline(always)]
+fn find_first(b: &[u8], mut at: usize, hit: impl Fn(u8) -> bool + Copy) -> usize {
+    while let Some(block) = b.get(at..).and_then(|r| r.first_chunk::<16>()) {
+        if let Some(i) = first_in_block(block, hit) {
+            return at + i;
         }
-        at += 8;
+        at += 16;
     }
     while let Some(&c) = b.get(at) {
-        if is_special(c) {
+        if hit(c) {
             return at;
         }
         at += 1;
@@ -131,42 +138,33 @@ fn find_special(b: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// Whether `b` holds a control character: the minimum of each 256-byte block, a
-/// branch-free loop the compiler vectorises.
+/// The position of the first `"`, `\\` or control character at or after `at`, or
+/// `b.len()`.
+#[inline(always)]
+fn find_special(b: &[u8], at: usize) -> usize {
+    find_first(b, at, is_special)
+}
+
+/// Whether `b` holds a control character: the minimum of all bytes, a branch-free
+/// loop the compiler vectorises (`pminub`, 64 bytes a step); control characters are
+/// rare enough that stopping early at one is not worth a branch per block.
 fn has_control(b: &[u8]) -> bool {
-    b.chunks(256)
-        .any(|block| block.iter().fold(u8::MAX, |min, &x| min.min(x)) < 0x20)
-}
-
-/// [`special_bits`] for `"` and `\\` only.
-#[inline(always)]
-fn quote_or_escape_bits(v: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let quote = v ^ (ONES * u64::from(b'"'));
-    let slash = v ^ (ONES * u64::from(b'\\'));
-    (quote.wrapping_sub(ONES) & !quote | slash.wrapping_sub(ONES) & !slash) & HIGH
-}
-
-/// [`find_special`] for a buffer without control characters: `"` and `\\` only,
-/// sixteen bytes (two words) a step.
-#[inline(always)]
-fn find_quote_or_escape(b: &[u8], mut at: usize) -> usize {
-    while let Some(chunk) = b.get(at..).and_then(|r| r.first_chunk::<16>()) {
-        let (lo, hi) = chunk.split_at(8);
-        let lo = quote_or_escape_bits(u64::from_le_bytes(lo.try_into().unwrap_or_default()));
-        let hi = quote_or_escape_bits(u64::from_le_bytes(hi.try_into().unwrap_or_default()));
-        if lo | hi != 0 {
-            return at
-                + if lo != 0 {
-                    (lo.trailing_zeros() / 8) as usize
-                } else {
-                    8 + (hi.trailing_zeros() / 8) as usize
-                };
+    // 64 bytes a step into four vectors' worth of running minimums.
+    let mut min = [u8::MAX; 64];
+    let mut blocks = b.chunks_exact(64);
+    for block in &mut blocks {
+        for (m, &x) in min.iter_mut().zip(block) {
+            *m = (*m).min(x);
         }
-        at += 16;
     }
-    find_special(b, at)
+    let rest = blocks.remainder().iter().copied();
+    min.into_iter().chain(rest).fold(u8::MAX, u8::min) < 0x20
+}
+
+/// [`find_special`] for a buffer without control characters: `"` and `\\` only.
+#[inline(always)]
+fn find_quote_or_escape(b: &[u8], at: usize) -> usize {
+    find_first(b, at, is_quote_or_escape)
 }
 
 /// From just after a string's opening quote: the position of its closing quote and
@@ -876,6 +874,24 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
             b't' => self.literal(b"true").map(|()| Some(true)),
             b'f' => self.literal(b"false").map(|()| Some(false)),
             b'n' => self.literal(b"null").map(|()| None),
+            // The usual spellings, whole with their quotes, without a string scan
+            // nor a case-insensitive compare.
+            b'"' if self
+                .bytes()
+                .get(self.pos..)
+                .is_some_and(|r| r.starts_with(b"\"true\"")) =>
+            {
+                self.pos += 6;
+                Some(Some(true))
+            }
+            b'"' if self
+                .bytes()
+                .get(self.pos..)
+                .is_some_and(|r| r.starts_with(b"\"false\"")) =>
+            {
+                self.pos += 7;
+                Some(Some(false))
+            }
             b'"' => match self.string()? {
                 Cow::Borrowed(v) if v.eq_ignore_ascii_case("true") => Some(Some(true)),
                 Cow::Borrowed(v) if v.eq_ignore_ascii_case("false") => Some(Some(false)),
@@ -1455,8 +1471,33 @@ mod tests {
     }
 
     #[test]
+    fn opt_bool_reads_strings_as_lenient_does() {
+        for (text, want) in [
+            (r#""true""#, Some(Some(true))),
+            (r#""false""#, Some(Some(false))),
+            (r#""TRUE""#, Some(Some(true))),
+            (r#""False""#, Some(Some(false))),
+            (r#""yes""#, Some(None)),
+            (r#""tru""#, Some(None)),
+            (r#""truex""#, Some(None)),
+            (r#""true"#, None),
+            (r#""fals"#, None),
+            (r#""\u0074rue""#, None),
+            ("true", Some(Some(true))),
+            ("false", Some(Some(false))),
+            ("null", Some(None)),
+        ] {
+            let mut p = Parser::<false>::new(text);
+            assert_eq!(p.opt_bool(), want, "{text}");
+            if want.is_some() {
+                assert_eq!(p.pos, text.len(), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn has_control_sees_every_position() {
-        for len in [0, 1, 31, 32, 33, 64, 100] {
+        for len in [0, 1, 31, 32, 33, 63, 64, 65, 100, 128, 130, 200] {
             let mut text = vec![b'a'; len];
             assert!(!has_control(&text));
             for at in 0..len {
@@ -1474,6 +1515,9 @@ mod tests {
     fn find_quote_or_escape_finds_the_first() {
         let text = vec![b'a'; 80];
         assert_eq!(find_quote_or_escape(&text, 0), 80);
+        for from in 0..=82 {
+            assert_eq!(find_quote_or_escape(&text, from), from.max(80));
+        }
         for at in 0..80 {
             for c in [b'"', b'\\'] {
                 let mut t = text.clone();
