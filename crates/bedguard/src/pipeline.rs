@@ -482,6 +482,11 @@ impl Pipeline {
         for o in rest {
             batch.also(o.id(), o.processed_at_ms, o.records);
         }
+        // Exactly: a state is large, and a doubling Vec of ten thousand of them is
+        // copied whole at each growth, at the moment memory peaks.
+        batch
+            .profiles
+            .reserve_exact(pending.principals.len() + pending.accounts.len());
         for ((account, principal), state) in pending.principals {
             batch.profile(
                 ProfileKey::principal(&account, &principal)?,

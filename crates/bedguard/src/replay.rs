@@ -31,7 +31,7 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
     };
     let total_bytes: u64 = objects
         .iter()
-        .filter_map(|o| std::fs::metadata(&o.path).ok())
+        .filter_map(|o| std::fs::metadata(o.path()).ok())
         .map(|m| m.len())
         .sum();
     let bar = progress_bar(total_bytes, objects.len(), args.no_progress);
@@ -46,8 +46,9 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
             for group in objects.chunks(READ_GROUP) {
                 let mut prepared = Vec::with_capacity(group.len());
                 for obj in group {
-                    let one = std::fs::read(&obj.path)
-                        .with_context(|| format!("cannot read {}", obj.path.display()))
+                    let path = obj.path();
+                    let one = std::fs::read(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))
                         .and_then(|bytes| {
                             let known =
                                 store.is_processed(LOCAL_BUCKET, &obj.key, etag_or_none(None))?;
@@ -91,11 +92,11 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
                 }
                 Ok(Outcome::AlreadyProcessed | Outcome::Skipped(_)) => {}
                 Err(e @ PipelineError::Malformed { .. }) => {
-                    tracing::warn!(path = %obj.path.display(), "{e}")
+                    tracing::warn!(path = %obj.path().display(), "{e}")
                 }
                 Err(e) => {
                     return Err(e)
-                        .with_context(|| format!("while processing {}", obj.path.display()));
+                        .with_context(|| format!("while processing {}", obj.path().display()));
                 }
             }
             if let Some(bar) = &bar {

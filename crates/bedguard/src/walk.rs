@@ -3,6 +3,7 @@
 //! the order the daemon would have.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use cloudtrail::log::{KeyKind, classify_key};
@@ -10,9 +11,10 @@ use cloudtrail::log::{KeyKind, classify_key};
 /// One file to replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalObject {
-    /// Where it is.
-    pub path: PathBuf,
-    /// Its key as `replay` reports it: the path relative to the root it was found under.
+    /// The directory it was found under (shared by every file found there), or the
+    /// file's own directory when it was named directly.
+    root: Arc<Path>,
+    /// Its key as `replay` reports it: the path relative to `root`.
     pub key: String,
     /// Delivery time from the key (`None`: not a CloudTrail log key; ordered last, by name).
     pub delivered_ms: Option<i64>,
@@ -26,13 +28,14 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<LocalObject>> {
         let meta =
             std::fs::metadata(root).with_context(|| format!("cannot read {}", root.display()))?;
         if meta.is_dir() {
-            walk_dir(root, root, &mut out)?;
+            walk_dir(&Arc::from(root.as_path()), root, &mut out)?;
         } else {
             let key = root
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            out.push(object(root.clone(), key));
+            let dir = root.parent().unwrap_or(Path::new(""));
+            out.push(object(Arc::from(dir), key));
         }
     }
     out.sort_by(|a, b| {
@@ -46,7 +49,7 @@ pub fn collect(roots: &[PathBuf]) -> Result<Vec<LocalObject>> {
     Ok(out)
 }
 
-fn walk_dir(root: &Path, dir: &Path, out: &mut Vec<LocalObject>) -> Result<()> {
+fn walk_dir(root: &Arc<Path>, dir: &Path, out: &mut Vec<LocalObject>) -> Result<()> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     for entry in entries {
@@ -62,22 +65,29 @@ fn walk_dir(root: &Path, dir: &Path, out: &mut Vec<LocalObject>) -> Result<()> {
             let key = rel
                 .to_string_lossy()
                 .replace(std::path::MAIN_SEPARATOR, "/");
-            out.push(object(path, key));
+            out.push(object(Arc::clone(root), key));
         }
     }
     Ok(())
 }
 
-fn object(path: PathBuf, mut key: String) -> LocalObject {
-    // A replay can list hundreds of thousands of files: no spare capacity per entry.
-    let path = PathBuf::from(path.into_boxed_path());
+impl LocalObject {
+    /// Where it is.
+    pub fn path(&self) -> PathBuf {
+        self.root.join(&self.key)
+    }
+}
+
+fn object(root: Arc<Path>, mut key: String) -> LocalObject {
+    // A replay can list hundreds of thousands of files: no spare capacity per entry,
+    // and the root once, not in every entry.
     key.shrink_to_fit();
     let delivered_ms = match classify_key(&key) {
         KeyKind::Log(k) => Some(k.delivered_ms),
         _ => None,
     };
     LocalObject {
-        path,
+        root,
         key,
         delivered_ms,
     }

@@ -506,13 +506,6 @@ impl Store {
         if let Some(value) = &newest_value {
             writes.set(META_PREFIX, META_NEWEST_EVENT, value);
         }
-        // From here on, one last sled batch: a chunked commit's outbox entries and
-        // processed marks appear together, after everything else.
-        writes.begin_final();
-        let seqs = self.enqueue(&mut writes, &outbox, now_ms)?;
-        for (key, value) in &meta {
-            writes.set(META_PREFIX, key, value);
-        }
         #[cfg(test)]
         if fail_point == Some(FailPoint::BeforeObjectMark) {
             return Err(StoreError::Injected {
@@ -521,6 +514,15 @@ impl Store {
         }
         for (key, value) in &marks {
             writes.set(OBJECTS_PREFIX, &mark_key(key), value);
+        }
+        // From here on, one last sled batch: a chunked commit's outbox entries (which
+        // the sinks' threads read) and user meta appear at once, after everything
+        // else. Not the marks: a replay batch marks thousands of objects, and one sled
+        // batch holds every leaf it copies until it ends.
+        writes.begin_final();
+        let seqs = self.enqueue(&mut writes, &outbox, now_ms)?;
+        for (key, value) in &meta {
+            writes.set(META_PREFIX, key, value);
         }
         self.apply(writes, &first_key)?;
         self.newest_event_ms.store(newest, Ordering::Relaxed);

@@ -12,8 +12,8 @@
 //!    (a temporary file, fsynced, renamed into place, the directory fsynced);
 //! 3. the writes before [`WriteSet::final_from`] are applied in chunks, each its own
 //!    sled batch (the epoch is released between chunks);
-//! 4. the rest (the outbox entries, user meta and processed marks, so those appear
-//!    together to other threads) is applied in one last batch;
+//! 4. the rest (the outbox entries and user meta, so the sinks' threads see a commit's
+//!    findings at once) is applied in one last batch;
 //! 5. sled is flushed and the journal file removed.
 //!
 //! After a crash the journal file is either gone (the commit is durable whole) or
