@@ -284,7 +284,7 @@ pub fn replay(args: &BenchArgs) -> Result<()> {
         bail!("no run")
     };
     print_table(
-        "bench replay (files read and gunzipped on a second thread; parse, enrich, detect, sled commits on one)",
+        "bench replay (read, gunzip, parse, enrich on a second thread; dedup, detect, sled commits on one)",
         &c,
         &[
             Row {

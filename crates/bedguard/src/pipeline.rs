@@ -2,9 +2,11 @@
 //! and `audit`. Once an object's bytes are in hand nothing here knows where they
 //! came from.
 //!
-//! Per object: skip it when the store has it already; classify its key (digests,
-//! Insights files and other keys are skipped, not errors); decompress and decode; for
-//! every record, de-duplicate by event id, enrich, score and learn; then commit the
+//! Per object: skip it when the store has it already; then a [`Preparer`] classifies
+//! its key (digests, Insights files and other keys are skipped, not errors),
+//! decompresses and decodes it and builds every record's enriched observation (work
+//! that needs no state, which `replay` does on a second thread); then, in order, every
+//! observation is de-duplicated by event id, scored and learnt; then commit the
 //! object's effects (profiles, event ids, findings for the outbox, the object marked
 //! processed) in one store transaction. Only after that commit may the caller delete
 //! the SQS message.
@@ -19,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cloudtrail::log::{KeyKind, classify_key, decompress, parse_log};
-use detect::{AccountState, Detector, Finding, PrincipalState};
+use detect::{AccountState, Detector, Finding, Observation, PrincipalState};
 use store::{EventHash, ObjectBatch, ProfileKey};
 
 use crate::observe::{Enrichment, observation};
@@ -99,8 +101,8 @@ pub enum Outcome {
 }
 
 /// An object after the steps that need no state: its key classified and, for a log,
-/// its bytes decompressed. Built by [`Prepared::new`] (on any thread), consumed by
-/// [`Pipeline::process_prepared`].
+/// its bytes decompressed, parsed and turned into enriched observations. Built by a
+/// [`Preparer`] (on any thread), consumed in order by [`Pipeline::process_prepared`].
 #[derive(Debug)]
 pub struct Prepared {
     /// Size of the object as fetched.
@@ -112,37 +114,24 @@ pub struct Prepared {
 enum Body {
     /// Not a log for this key policy (digest, insights, other).
     Skip(&'static str),
-    /// The decompressed log.
-    Json(Vec<u8>),
-    /// It does not decompress: why.
+    /// The log, decoded.
+    Decoded(Decoded),
+    /// It does not decompress or parse: why.
     Malformed(String),
-    /// Found processed already; not decompressed.
+    /// Found processed already; not decoded.
     Known,
 }
 
-impl Prepared {
-    /// Classifies `key` and decompresses `bytes` (gzip or plain) up to `max_bytes`.
-    pub fn new(key: &str, bytes: &[u8], keys: KeyPolicy, max_bytes: usize) -> Self {
-        let skipped = match classify_key(key) {
-            KeyKind::Log(_) => None,
-            KeyKind::Digest => Some("digest"),
-            KeyKind::Insights => Some("insights"),
-            KeyKind::Other if keys == KeyPolicy::JsonFiles && looks_like_json(key) => None,
-            KeyKind::Other => Some("other"),
-        };
-        let body = match skipped {
-            Some(kind) => Body::Skip(kind),
-            None => match decompress(bytes, max_bytes) {
-                Ok(buf) => Body::Json(buf.into_owned()),
-                Err(e) => Body::Malformed(e.to_string()),
-            },
-        };
-        Self {
-            raw_len: bytes.len() as u64,
-            body,
-        }
-    }
+/// A decoded log: the observations of its records in order, and what was wrong with
+/// the records that are not among them.
+#[derive(Debug)]
+struct Decoded {
+    decompressed_len: u64,
+    observations: Vec<Observation>,
+    bad_records: Vec<(&'static str, u64)>,
+}
 
+impl Prepared {
     /// Size of the object as fetched.
     pub fn raw_len(&self) -> u64 {
         self.raw_len
@@ -154,6 +143,88 @@ impl Prepared {
             raw_len: len as u64,
             body: Body::Known,
         }
+    }
+}
+
+/// What preparing an object needs, shareable with a thread that prepares objects
+/// ahead of the pipeline ([`Pipeline::preparer`]).
+#[derive(Clone)]
+pub struct Preparer {
+    keys: KeyPolicy,
+    max_object_bytes: usize,
+    geo: Arc<enrich::Enricher>,
+    ua: Arc<enrich::UaRules>,
+    store: Arc<store::Store>,
+}
+
+impl Preparer {
+    /// Classifies `key`; for a log, decompresses `bytes` (gzip or plain, up to the
+    /// object size limit), parses them and builds each record's enriched observation.
+    pub fn prepare(&self, key: &str, bytes: &[u8]) -> Prepared {
+        let skipped = match classify_key(key) {
+            KeyKind::Log(_) => None,
+            KeyKind::Digest => Some("digest"),
+            KeyKind::Insights => Some("insights"),
+            KeyKind::Other if self.keys == KeyPolicy::JsonFiles && looks_like_json(key) => None,
+            KeyKind::Other => Some("other"),
+        };
+        let body = match skipped {
+            Some(kind) => Body::Skip(kind),
+            None => match self.decode(bytes) {
+                Ok(decoded) => Body::Decoded(decoded),
+                Err(reason) => Body::Malformed(reason),
+            },
+        };
+        Prepared {
+            raw_len: bytes.len() as u64,
+            body,
+        }
+    }
+
+    /// [`Preparer::prepare`], or [`Prepared::known`] when the store has processed the
+    /// object already (checked again, in order, by [`Pipeline::process_prepared`]).
+    pub fn prepare_unless_known(
+        &self,
+        id: ObjectId<'_>,
+        bytes: &[u8],
+    ) -> Result<Prepared, PipelineError> {
+        if self
+            .store
+            .is_processed(id.bucket, id.key, etag_or_none(id.etag))?
+        {
+            return Ok(Prepared::known(bytes.len()));
+        }
+        Ok(self.prepare(id.key, bytes))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Decoded, String> {
+        let buf = decompress(bytes, self.max_object_bytes).map_err(|e| e.to_string())?;
+        let log = parse_log(&buf).map_err(|e| e.to_string())?;
+        let en = Enrichment {
+            geo: &self.geo,
+            ua: &self.ua,
+        };
+        let mut bad_records: Vec<(&'static str, u64)> = log
+            .error_counts()
+            .into_iter()
+            .map(|(reason, n)| (reason, n as u64))
+            .collect();
+        let mut observations = Vec::with_capacity(log.records.len());
+        let mut missing_time = 0;
+        for rec in &log.records {
+            match observation(rec, &en) {
+                Some(obs) => observations.push(obs),
+                None => missing_time += 1,
+            }
+        }
+        if missing_time > 0 {
+            bad_records.push(("missing_event_time", missing_time));
+        }
+        Ok(Decoded {
+            decompressed_len: buf.len() as u64,
+            observations,
+            bad_records,
+        })
     }
 }
 
@@ -190,8 +261,8 @@ pub struct Parts {
 /// The pipeline and everything it owns.
 pub struct Pipeline {
     detector: Detector,
-    geo: enrich::Enricher,
-    ua: enrich::UaRules,
+    geo: Arc<enrich::Enricher>,
+    ua: Arc<enrich::UaRules>,
     store: Arc<store::Store>,
     mode: Mode,
     keys: KeyPolicy,
@@ -221,8 +292,8 @@ impl Pipeline {
         } = parts;
         Self {
             detector,
-            geo,
-            ua,
+            geo: Arc::new(geo),
+            ua: Arc::new(ua),
             store,
             mode,
             keys,
@@ -234,9 +305,15 @@ impl Pipeline {
         }
     }
 
-    /// What [`Prepared::new`] needs, for a thread that prepares objects ahead.
-    pub fn prepare_params(&self) -> (KeyPolicy, usize, Arc<store::Store>) {
-        (self.keys, self.max_object_bytes, Arc::clone(&self.store))
+    /// What preparing objects needs, for a thread that prepares them ahead.
+    pub fn preparer(&self) -> Preparer {
+        Preparer {
+            keys: self.keys,
+            max_object_bytes: self.max_object_bytes,
+            geo: Arc::clone(&self.geo),
+            ua: Arc::clone(&self.ua),
+            store: Arc::clone(&self.store),
+        }
     }
 
     /// The store, shared.
@@ -286,7 +363,7 @@ impl Pipeline {
         let prepared = if known {
             Prepared::known(bytes.len())
         } else {
-            Prepared::new(id.key, bytes, self.keys, self.max_object_bytes)
+            self.preparer().prepare(id.key, bytes)
         };
         self.process_prepared(id, prepared)
     }
@@ -312,12 +389,12 @@ impl Pipeline {
             key: id.key.to_string(),
             reason,
         };
-        let buf = match prepared.body {
+        let decoded = match prepared.body {
             Body::Skip(kind) => {
                 Stats::bump(&mut self.stats.skipped_files, kind, 1);
                 return Ok(Outcome::Skipped(kind));
             }
-            Body::Json(buf) => buf,
+            Body::Decoded(decoded) => decoded,
             Body::Malformed(reason) => {
                 self.stats
                     .malformed_files
@@ -331,22 +408,13 @@ impl Pipeline {
                 return Err(malformed(reason));
             }
         };
-        let log = match parse_log(&buf) {
-            Ok(l) => l,
-            Err(e) => {
-                self.stats
-                    .malformed_files
-                    .insert(id.key.to_string(), e.to_string());
-                return Err(malformed(e.to_string()));
-            }
-        };
         self.stats.log_files += 1;
-        self.stats.decompressed_bytes += buf.len() as u64;
-        for (reason, n) in log.error_counts() {
-            Stats::bump(&mut self.stats.bad_records, reason, n as u64);
+        self.stats.decompressed_bytes += decoded.decompressed_len;
+        for (reason, n) in decoded.bad_records {
+            Stats::bump(&mut self.stats.bad_records, reason, n);
         }
 
-        match self.stage(id, etag, &log.records) {
+        match self.stage(id, etag, decoded.observations) {
             Ok((records, findings)) => {
                 if self.pending.events >= self.batch_events {
                     self.commit()?;
@@ -367,20 +435,12 @@ impl Pipeline {
         &mut self,
         id: ObjectId<'_>,
         etag: &str,
-        records_in: &[cloudtrail::Record<'_>],
+        observations: Vec<Observation>,
     ) -> Result<(u64, Vec<Finding>), PipelineError> {
-        let en = Enrichment {
-            geo: &self.geo,
-            ua: &self.ua,
-        };
         let pending = &mut self.pending;
         let mut findings: Vec<Finding> = Vec::new();
         let mut records = 0u64;
-        for rec in records_in {
-            let Some(obs) = observation(rec, &en) else {
-                Stats::bump(&mut self.stats.bad_records, "missing_event_time", 1);
-                continue;
-            };
+        for obs in observations {
             if let Some(hash) = EventHash::of(&obs.event_id) {
                 if pending.event_ids.contains_key(&hash)
                     || self.store.seen_event_hash(hash, obs.event_time)?

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::{Context, Result};
 
 use crate::cli::ReplayArgs;
-use crate::pipeline::{ObjectId, Outcome, Pipeline, PipelineError, Prepared, etag_or_none};
+use crate::pipeline::{ObjectId, Outcome, Pipeline, PipelineError, Prepared};
 use crate::walk;
 
 /// The bucket local files are recorded under.
@@ -35,9 +35,9 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
         .map(|m| m.len())
         .sum();
     let bar = progress_bar(total_bytes, objects.len(), args.no_progress);
-    // A second thread reads and decompresses the files ahead of the pipeline, which
-    // parses, scores, learns and commits them in order on this one.
-    let (keys, max_bytes, store) = pipeline.prepare_params();
+    // A second thread reads, decompresses, parses and enriches the files ahead of the
+    // pipeline, which de-duplicates, scores, learns and commits them in order here.
+    let preparer = pipeline.preparer();
     std::thread::scope(|scope| -> Result<()> {
         // Sent in groups: one wake-up of the other thread per group, not per file.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared>>>(READ_AHEAD);
@@ -50,13 +50,12 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
                     let one = std::fs::read(&path)
                         .with_context(|| format!("cannot read {}", path.display()))
                         .and_then(|bytes| {
-                            let known =
-                                store.is_processed(LOCAL_BUCKET, &obj.key, etag_or_none(None))?;
-                            Ok(if known {
-                                Prepared::known(bytes.len())
-                            } else {
-                                Prepared::new(&obj.key, &bytes, keys, max_bytes)
-                            })
+                            let id = ObjectId {
+                                bucket: LOCAL_BUCKET,
+                                key: &obj.key,
+                                etag: None,
+                            };
+                            Ok(preparer.prepare_unless_known(id, &bytes)?)
                         });
                     let failed = one.is_err();
                     prepared.push(one);
