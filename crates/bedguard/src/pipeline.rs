@@ -516,9 +516,9 @@ impl Pipeline {
                 }
             }
         }
-        pending
-            .object_ids
-            .insert(Pending::object_id(id.bucket, id.key, etag));
+        if let Some(mark) = Pending::mark(id.bucket, id.key, etag) {
+            pending.object_ids.insert(mark);
+        }
         pending.objects.push(PendingObject {
             bucket: id.bucket.to_string(),
             key: id.key.to_string(),
@@ -593,8 +593,8 @@ impl PendingObject {
 #[derive(Debug, Default)]
 struct Pending {
     objects: Vec<PendingObject>,
-    /// `bucket\0key\0etag` of every staged object.
-    object_ids: HashSet<String>,
+    /// The store's processed mark of every staged object.
+    object_ids: HashSet<[u8; 16]>,
     principals: HashMap<(String, String), PrincipalState>,
     accounts: HashMap<String, AccountState>,
     /// Event ids (hashed as the store remembers them) and their event times.
@@ -604,12 +604,12 @@ struct Pending {
 }
 
 impl Pending {
-    fn object_id(bucket: &str, key: &str, etag: &str) -> String {
-        format!("{bucket}\0{key}\0{etag}")
+    /// `None` for an id the store refuses (its commit reports why).
+    fn mark(bucket: &str, key: &str, etag: &str) -> Option<[u8; 16]> {
+        store::ObjectId::new(bucket, key, etag).mark().ok()
     }
 
     fn holds(&self, bucket: &str, key: &str, etag: &str) -> bool {
-        self.object_ids
-            .contains(&Self::object_id(bucket, key, etag))
+        Self::mark(bucket, key, etag).is_some_and(|m| self.object_ids.contains(&m))
     }
 }

@@ -130,6 +130,12 @@ impl<'a> ObjectId<'a> {
         Self { bucket, key, etag }
     }
 
+    /// The 16 bytes the store marks the object processed under (SHA-256 of
+    /// `<bucket>\0<key>\0<etag>`): two objects share them only on a 128-bit collision.
+    pub fn mark(self) -> Result<[u8; 16], StoreError> {
+        Ok(crate::store::mark_key(&self.to_key()?))
+    }
+
     /// `<bucket>\0<key>\0<etag>`, after checking every component.
     pub(crate) fn to_key(self) -> Result<Vec<u8>, StoreError> {
         check_part("bucket", self.bucket)?;
