@@ -18,9 +18,9 @@ pub struct Enrichment<'a> {
 pub fn observation(rec: &Record<'_>, en: &Enrichment<'_>) -> Option<Observation> {
     let event_time = rec.event_time_ms()?;
     let who = principal(rec);
+    // Moved out of `who`, not copied: its key moves into the observation below.
     let account_id = who
         .account_id
-        .clone()
         .or_else(|| rec.recipient_account_id.as_deref().map(str::to_string))
         .unwrap_or_else(|| "unknown".to_string());
     let source_ip = rec.source_ip_address.as_deref().map(str::to_string);

@@ -22,6 +22,9 @@
 //! (the rate at which new values have been turning up), with a pseudo-count `alpha` so a
 //! fresh baseline is not certain of anything.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+
 use serde::{Deserialize, Serialize};
 
 use crate::finding::Bucket;
@@ -46,6 +49,68 @@ pub struct DecayedCounts<K> {
     pub distinct: u32,
     /// Event time of the last update, epoch milliseconds.
     pub last_update_ms: i64,
+    /// Hashes of the keys of `items`, in the same order: a lookup compares integers and
+    /// only confirms a matching hash with the key, instead of comparing every key
+    /// (an account's counters hold dozens of similar strings). Not persisted; rebuilt
+    /// whenever its length disagrees with `items` (after deserialising, or a change to
+    /// `items` made outside this module).
+    #[serde(skip)]
+    hashes: KeyHashes,
+}
+
+/// The key-hash index of a [`DecayedCounts`]: derived data, so it never makes two
+/// counter sets unequal.
+#[derive(Debug, Clone, Default)]
+struct KeyHashes(Vec<u64>);
+
+impl PartialEq for KeyHashes {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// FxHash-style hasher for the key index: fast on short strings, deterministic, and
+/// never persisted, so its exact values do not matter.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+}
+
+fn key_hash<Q: Hash + ?Sized>(value: &Q) -> u64 {
+    let mut h = KeyHasher::default();
+    value.hash(&mut h);
+    h.finish()
 }
 
 /// The decay factor for `dt_ms` milliseconds at `half_life_ms`.
@@ -93,7 +158,7 @@ impl BucketCuts {
     }
 }
 
-impl<K: PartialEq + Clone> DecayedCounts<K> {
+impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
     /// An empty counter set.
     pub fn new() -> Self {
         Self {
@@ -103,6 +168,34 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
             evicted: 0.0,
             distinct: 0,
             last_update_ms: 0,
+            hashes: KeyHashes::default(),
+        }
+    }
+
+    /// Position of `value` in `items`, through the key-hash index when it is current.
+    fn position<Q>(&self, value: &Q, hash: u64) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        if self.hashes.0.len() == self.items.len() {
+            self.hashes
+                .0
+                .iter()
+                .zip(&self.items)
+                .position(|(h, (k, _, _))| *h == hash && k.borrow() == value)
+        } else {
+            self.items.iter().position(|(k, _, _)| k.borrow() == value)
+        }
+    }
+
+    /// Rebuild the key-hash index when it does not match `items`.
+    fn index(&mut self) {
+        if self.hashes.0.len() != self.items.len() {
+            self.hashes.0.clear();
+            self.hashes
+                .0
+                .extend(self.items.iter().map(|(k, _, _)| key_hash(k)));
         }
     }
 
@@ -131,18 +224,32 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
     }
 
     /// Count one observation of `value` at `at_ms` (once per hour per value), keeping
-    /// at most `cap` values.
-    pub fn observe(&mut self, value: &K, at_ms: i64, half_life_ms: f64, cap: usize) {
+    /// at most `cap` values. `value` may be a borrowed form of the key (`&str` for
+    /// `String` keys), so callers need not allocate for values already tracked.
+    pub fn observe<Q>(&mut self, value: &Q, at_ms: i64, half_life_ms: f64, cap: usize)
+    where
+        K: Borrow<Q>,
+        Q: PartialEq + Hash + ToOwned<Owned = K> + ?Sized,
+    {
         let hour = at_ms.div_euclid(3_600_000).clamp(0, i64::from(u32::MAX)) as u32;
-        // The hour first: most values were not seen this hour, and it is an integer.
-        if self.items.iter().any(|(k, _, h)| *h >= hour && k == value) {
+        self.index();
+        // `Borrow` promises equal hashes for a key and its borrowed form.
+        let hash = key_hash(value);
+        // Values are unique in `items`, so one scan finds the value, and with it whether
+        // it was already counted this hour (most calls: nothing else to do).
+        let pos = self.position(value, hash);
+        if let Some(i) = pos
+            && self.items.get(i).is_some_and(|(_, _, h)| *h >= hour)
+        {
             return;
         }
         self.decay_to(at_ms, half_life_ms);
         // An event older than the last update weighs what it would weigh now.
         let w = decay_factor(self.last_update_ms - at_ms, half_life_ms) as f32;
         self.total += w;
-        if let Some((_, c, h)) = self.items.iter_mut().find(|(k, _, _)| k == value) {
+        // Decay scales counts in place and never reorders or removes items, so `pos`
+        // still points at the value.
+        if let Some((_, c, h)) = pos.and_then(|i| self.items.get_mut(i)) {
             *c += w;
             *h = hour;
             return;
@@ -151,9 +258,13 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
         self.distinct = self.distinct.saturating_add(1);
         if let Some(i) = self.lightest().filter(|_| self.items.len() >= cap.max(1)) {
             let (_, c, _) = self.items.swap_remove(i);
+            if i < self.hashes.0.len() {
+                self.hashes.0.swap_remove(i);
+            }
             self.evicted += c;
         }
-        self.items.push((value.clone(), w, hour));
+        self.items.push((value.to_owned(), w, hour));
+        self.hashes.0.push(hash);
     }
 
     fn lightest(&self) -> Option<usize> {
@@ -165,10 +276,13 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
     }
 
     /// Decayed count of `value` as of the last update.
-    pub fn count(&self, value: &K) -> Option<f64> {
-        self.items
-            .iter()
-            .find(|(k, _, _)| k == value)
+    pub fn count<Q>(&self, value: &Q) -> Option<f64>
+    where
+        K: Borrow<Q>,
+        Q: PartialEq + Hash + ?Sized,
+    {
+        self.position(value, key_hash(value))
+            .and_then(|i| self.items.get(i))
             .map(|(_, c, _)| f64::from(*c))
     }
 
@@ -178,10 +292,16 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
     /// `(discoveries + evicted + alpha) / (total + alpha)` (capped at [`MAX_MISSING_MASS`]) is left
     /// for untracked values. Shares are invariant under decay, so no `now` is needed
     /// except for the pseudo-count, which is applied to the total decayed to `now_ms`.
-    pub fn odds(&self, value: &K, now_ms: i64, half_life_ms: f64, alpha: f64) -> ValueOdds {
+    pub fn odds<Q>(&self, value: &Q, now_ms: i64, half_life_ms: f64, alpha: f64) -> ValueOdds
+    where
+        K: Borrow<Q>,
+        Q: PartialEq + Hash + ?Sized,
+    {
+        // One decay factor serves the total, the missing mass and the count: the same
+        // arguments give the same factor, so computing it once changes no bit.
         let f = decay_factor(now_ms - self.last_update_ms, half_life_ms);
         let total = f64::from(self.total) * f;
-        let missing = self.missing_mass(now_ms, half_life_ms, alpha);
+        let missing = self.missing_mass_with(f, alpha);
         match self.count(value) {
             Some(c) => {
                 let c = c * f;
@@ -208,6 +328,11 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
     /// Probability that the next observation is an untracked value.
     pub fn missing_mass(&self, now_ms: i64, half_life_ms: f64, alpha: f64) -> f64 {
         let f = decay_factor(now_ms - self.last_update_ms, half_life_ms);
+        self.missing_mass_with(f, alpha)
+    }
+
+    /// [`Self::missing_mass`] with the decay factor already computed.
+    fn missing_mass_with(&self, f: f64, alpha: f64) -> f64 {
         let total = f64::from(self.total) * f;
         let new = (f64::from(self.discoveries) + f64::from(self.evicted)) * f;
         ((new + alpha) / (total + alpha)).clamp(f64::MIN_POSITIVE, MAX_MISSING_MASS)
@@ -216,6 +341,26 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
     /// Tracked values, heaviest first (ties by insertion order), with their shares.
     pub fn top(&self, n: usize) -> Vec<(&K, f64, f64)> {
         let total = f64::from(self.total);
+        let share = |c: f64| if total > 0.0 { c / total } else { 0.0 };
+        if n < self.items.len() {
+            // A few of many (the usual values of a finding): keep the best `n` while
+            // scanning instead of sorting everything. Items are scanned in insertion
+            // order and a newcomer only passes strictly heavier ones, which is the
+            // order the full sort gives (count descending, then insertion order).
+            let mut best: Vec<(&K, f64)> = Vec::with_capacity(n + 1);
+            for (k, c, _) in &self.items {
+                let c = f64::from(*c);
+                let at = best
+                    .iter()
+                    .position(|(_, b)| c.total_cmp(b) == std::cmp::Ordering::Greater)
+                    .unwrap_or(best.len());
+                if at < n {
+                    best.insert(at, (k, c));
+                    best.truncate(n);
+                }
+            }
+            return best.into_iter().map(|(k, c)| (k, c, share(c))).collect();
+        }
         let mut v: Vec<(usize, &K, f64)> = self
             .items
             .iter()
@@ -225,7 +370,7 @@ impl<K: PartialEq + Clone> DecayedCounts<K> {
         v.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
         v.into_iter()
             .take(n)
-            .map(|(_, k, c)| (k, c, if total > 0.0 { c / total } else { 0.0 }))
+            .map(|(_, k, c)| (k, c, share(c)))
             .collect()
     }
 
@@ -316,6 +461,48 @@ mod tests {
         c.observe(&s("BR"), 3_600_000, HL, 8);
         assert!((c.count(&s("BR")).unwrap() - 2.0).abs() < 1e-2);
         assert_eq!(c.distinct, 1);
+    }
+
+    #[test]
+    fn top_few_matches_the_full_order() {
+        // Ties included: equal counts keep insertion order.
+        let mut c: DecayedCounts<String> = DecayedCounts::new();
+        for (i, w) in [3.0f32, 1.0, 3.0, 2.0, 1.0, 3.0, 0.5, 2.0]
+            .iter()
+            .enumerate()
+        {
+            c.items.push((format!("v{i}"), *w, 0));
+        }
+        c.total = 15.5;
+        let all = c.top(usize::MAX);
+        for n in 0..=c.items.len() {
+            assert_eq!(
+                c.top(n),
+                all.iter().take(n).cloned().collect::<Vec<_>>(),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_index_survives_a_round_trip_and_outside_changes() {
+        let mut c: DecayedCounts<String> = DecayedCounts::new();
+        for i in 0..20 {
+            c.observe(format!("v{}", i % 12).as_str(), i * 3_600_000, HL, 8);
+        }
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("hashes"), "{json}");
+        let mut back: DecayedCounts<String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        for (k, _, _) in &c.items {
+            assert_eq!(back.count(k.as_str()), c.count(k.as_str()), "{k}");
+        }
+        // A value pushed from outside is found once the index is rebuilt.
+        back.items.push((s("outside"), 1.0, 0));
+        assert!(back.count("outside").is_some());
+        back.observe("outside", 40 * 3_600_000, HL, 16);
+        assert!((back.count("outside").unwrap() - 2.0).abs() < 0.1);
+        assert_eq!(back.items.len(), 9);
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::finding::{
 };
 use crate::novelty::{self, Baseline, FeatureGroup, FeatureScore, round3};
 use crate::observation::Observation;
-use crate::profile::{FeatureValues, Profile, api_key, feature_values, hour_index};
+use crate::profile::{
+    FeatureValues, Profile, api_key, feature_values, feature_values_with_api, hour_index,
+};
 use crate::s3::{Buckets, OutputJudgement};
 use crate::sequence::SequenceState;
 use crate::severity::{of_bits, round1};
@@ -168,7 +170,7 @@ impl Detector {
     fn learn_values(
         &self,
         obs: &Observation,
-        values: &FeatureValues,
+        values: &FeatureValues<'_>,
         principal: &mut PrincipalState,
         account: &mut AccountState,
     ) {
@@ -200,16 +202,19 @@ impl Detector {
         principal: &mut PrincipalState,
         account: &mut AccountState,
     ) -> Verdict {
-        if !self.is_scored(obs) {
-            self.learn(obs, principal, account);
+        // The API key serves the catalogue lookups, the sequences, the `api` feature and
+        // the finding: built once per call.
+        let api = api_key(obs);
+        let group = self.catalogue.group_of(&api);
+        if obs.bedrock.is_none() && group.is_none() {
+            // Not scored (see `is_scored`): learned only.
+            self.learn_values(obs, &feature_values_with_api(obs, &api), principal, account);
             return Verdict {
                 learn: true,
                 ..Verdict::default()
             };
         }
         let t = obs.event_time;
-        let api = api_key(obs);
-        let group = self.catalogue.group_of(&api);
         let (hour_calls, regions) = if obs.bedrock.is_some() {
             let (calls, closed) = principal.seq.count_hour(t);
             fold_fanout(principal, closed);
@@ -236,7 +241,7 @@ impl Detector {
         } else {
             Baseline::None
         };
-        let values = feature_values(obs);
+        let values = feature_values_with_api(obs, &api);
         let features = novelty::score(
             obs,
             &values,
@@ -300,7 +305,10 @@ impl Detector {
             bits: round3(bits),
             baseline,
             signals,
-            features: features.iter().map(FeatureScore::explain).collect(),
+            features: features
+                .into_iter()
+                .map(FeatureScore::into_explanation)
+                .collect(),
             event_ids,
         };
         let mut verdict = Verdict {

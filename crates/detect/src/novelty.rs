@@ -138,6 +138,20 @@ impl FeatureScore {
             usual: self.usual.clone(),
         }
     }
+
+    /// As a finding explains it, without copying the observed and usual values.
+    pub fn into_explanation(self) -> FeatureExplanation {
+        FeatureExplanation {
+            feature: self.feature.as_str().to_string(),
+            observed: self.observed,
+            count: round3(self.odds.count),
+            share: round3(self.odds.share),
+            bucket: self.bucket,
+            surprise_bits: round3(self.surprise_bits),
+            baseline: self.baseline.as_str().to_string(),
+            usual: self.usual,
+        }
+    }
 }
 
 /// Round for output, so explanations do not carry float noise.
@@ -148,7 +162,7 @@ pub fn round3(x: f64) -> f64 {
 /// Score every feature the call has against the judging baseline.
 pub fn score(
     obs: &Observation,
-    values: &FeatureValues,
+    values: &FeatureValues<'_>,
     principal: &Profile,
     account: &Profile,
     baseline: Baseline,
@@ -158,29 +172,30 @@ pub fn score(
     let alpha = cfg.unseen_pseudo_count;
     let now = obs.event_time;
     let cuts = cfg.bucket_cuts();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(Feature::SCORED.len());
     for f in Feature::SCORED {
-        let Some(v) = values.get(f.index()).and_then(|v| v.clone()) else {
+        let Some(v) = values.get(f.index()).and_then(|v| v.as_deref()) else {
             continue;
         };
-        let (judge, probability) = match baseline {
+        // The judging baseline's odds are computed once and reused: `odds` is pure, so
+        // asking again would give the same bits.
+        let (judge, odds, probability) = match baseline {
             Baseline::Principal => {
-                let p = principal.counts(f).odds(&v, now, hl, alpha);
+                let p = principal.counts(f).odds(v, now, hl, alpha);
                 let a = account.counts(f);
                 let prob = if a.is_empty() {
                     p.probability
                 } else {
-                    let pa = a.odds(&v, now, hl, alpha);
+                    let pa = a.odds(v, now, hl, alpha);
                     (1.0 - cfg.account_blend) * p.probability + cfg.account_blend * pa.probability
                 };
-                (principal.counts(f), prob)
+                (principal.counts(f), p, prob)
             }
             Baseline::Account | Baseline::None => {
-                let a = account.counts(f).odds(&v, now, hl, alpha);
-                (account.counts(f), a.probability)
+                let a = account.counts(f).odds(v, now, hl, alpha);
+                (account.counts(f), a, a.probability)
             }
         };
-        let odds = judge.odds(&v, now, hl, alpha);
         let surprise_bits = -probability.max(f64::MIN_POSITIVE).log2();
         let weighted_bits = if baseline == Baseline::None || surprise_bits <= cfg.novelty_free_bits
         {
@@ -190,7 +205,7 @@ pub fn score(
         };
         out.push(FeatureScore {
             feature: f,
-            observed: v,
+            observed: v.to_string(),
             odds,
             probability,
             surprise_bits,

@@ -5,6 +5,8 @@
 //! at most `max_values_per_feature` values, counts are `f32`, and there is no map whose
 //! iteration order could leak into an output.
 
+use std::borrow::Cow;
+
 use cloudtrail::time::{EpochMillis, hour_of_week};
 use serde::{Deserialize, Serialize};
 
@@ -100,46 +102,79 @@ impl Feature {
 
     /// The value of this feature in `obs`, when it has one.
     pub fn value(self, obs: &Observation) -> Option<String> {
+        self.value_in(obs, None).map(Cow::into_owned)
+    }
+
+    /// The value of this feature in `obs`, borrowed from it where it appears verbatim.
+    /// `api`: the call's [`api_key`] when the caller has it already.
+    fn value_in<'a>(self, obs: &'a Observation, api: Option<&'a str>) -> Option<Cow<'a, str>> {
         let public = obs.net_class == NetClass::Public;
         let family = obs.client.family.trim();
         match self {
-            Self::Country => obs.geo.country.clone().filter(|_| public),
+            Self::Country => obs
+                .geo
+                .country
+                .as_deref()
+                .filter(|_| public)
+                .map(Cow::Borrowed),
             Self::City => match (&obs.geo.city, &obs.geo.country) {
-                (Some(city), Some(cc)) if public => Some(format!("{city}, {cc}")),
-                (Some(city), None) if public => Some(city.clone()),
+                (Some(city), Some(cc)) if public => Some(Cow::Owned(format!("{city}, {cc}"))),
+                (Some(city), None) if public => Some(Cow::Borrowed(city.as_str())),
                 _ => None,
             },
-            Self::Asn => obs.geo.asn.filter(|_| public).map(|a| a.to_string()),
-            Self::UaFamily => (!family.is_empty()).then(|| family.to_string()),
+            Self::Asn => obs
+                .geo
+                .asn
+                .filter(|_| public)
+                .map(|a| Cow::Owned(a.to_string())),
+            Self::UaFamily => (!family.is_empty()).then_some(Cow::Borrowed(family)),
             Self::UaVersion => (!family.is_empty()).then(|| match &obs.client.major {
-                Some(m) => format!("{family}/{m}"),
-                None => family.to_string(),
+                Some(m) => Cow::Owned(format!("{family}/{m}")),
+                None => Cow::Borrowed(family),
             }),
-            Self::GenericClient => (!family.is_empty())
-                .then(|| if obs.client.generic { "generic" } else { "sdk" }.to_string()),
+            Self::GenericClient => {
+                (!family.is_empty()).then_some(Cow::Borrowed(if obs.client.generic {
+                    "generic"
+                } else {
+                    "sdk"
+                }))
+            }
             Self::UaOs => obs
                 .client
                 .os
                 .as_deref()
                 .map(str::trim)
                 .filter(|o| !o.is_empty())
-                .map(str::to_string),
-            Self::Credential => Some(obs.credential.as_str().to_string()),
-            Self::Api => obs.bedrock.is_some().then(|| api_key(obs)),
-            Self::Model => obs.model_id.clone().filter(|_| obs.bedrock.is_some()),
-            Self::Region => (!obs.region.is_empty()).then(|| obs.region.clone()),
-            Self::Error => obs.error_code.clone(),
+                .map(Cow::Borrowed),
+            Self::Credential => Some(Cow::Borrowed(obs.credential.as_str())),
+            Self::Api => obs.bedrock.is_some().then(|| match api {
+                Some(api) => Cow::Borrowed(api),
+                None => Cow::Owned(api_key(obs)),
+            }),
+            Self::Model => obs
+                .model_id
+                .as_deref()
+                .filter(|_| obs.bedrock.is_some())
+                .map(Cow::Borrowed),
+            Self::Region => (!obs.region.is_empty()).then_some(Cow::Borrowed(obs.region.as_str())),
+            Self::Error => obs.error_code.as_deref().map(Cow::Borrowed),
         }
     }
 }
 
 /// Every feature's value of one call, indexed by [`Feature::index`]: computed once and
-/// shared by scoring and both baselines.
-pub type FeatureValues = [Option<String>; 12];
+/// shared by scoring and both baselines. Values are borrowed from the observation
+/// where they appear in it verbatim, so most features cost no allocation.
+pub type FeatureValues<'a> = [Option<Cow<'a, str>>; 12];
 
 /// The values of every feature of `obs`.
-pub fn feature_values(obs: &Observation) -> FeatureValues {
-    Feature::ALL.map(|f| f.value(obs))
+pub fn feature_values(obs: &Observation) -> FeatureValues<'_> {
+    Feature::ALL.map(|f| f.value_in(obs, None))
+}
+
+/// The values of every feature of `obs`, whose [`api_key`] is `api`.
+pub fn feature_values_with_api<'a>(obs: &'a Observation, api: &'a str) -> FeatureValues<'a> {
+    Feature::ALL.map(|f| f.value_in(obs, Some(api)))
 }
 
 /// `eventSource:eventName` with the `.amazonaws.com` suffix dropped: `bedrock:InvokeModel`.
@@ -148,7 +183,11 @@ pub fn api_key(obs: &Observation) -> String {
         .event_source
         .strip_suffix(".amazonaws.com")
         .unwrap_or(&obs.event_source);
-    format!("{src}:{}", obs.event_name)
+    let mut key = String::with_capacity(src.len() + 1 + obs.event_name.len());
+    key.push_str(src);
+    key.push(':');
+    key.push_str(&obs.event_name);
+    key
 }
 
 /// A geolocated position at a time.
@@ -342,7 +381,7 @@ impl Profile {
     pub fn observe_values(
         &mut self,
         obs: &Observation,
-        values: &FeatureValues,
+        values: &FeatureValues<'_>,
         cfg: &DetectConfig,
         cap: usize,
     ) {
@@ -357,7 +396,7 @@ impl Profile {
         self.events = self.events.saturating_add(1);
         for (f, v) in Feature::ALL.iter().zip(values) {
             if let Some(v) = v {
-                self.counts_mut(*f).observe(v, t, hl, cap);
+                self.counts_mut(*f).observe(v.as_ref(), t, hl, cap);
             }
         }
         self.hour_of_week
@@ -377,7 +416,7 @@ impl Profile {
             self.bedrock_calls = self.bedrock_calls.saturating_add(1);
             self.volume.observe(t, hl);
             if !obs.region.is_empty() {
-                self.bedrock_region.observe(&obs.region, t, hl, cap);
+                self.bedrock_region.observe(obs.region.as_str(), t, hl, cap);
             }
         }
     }

@@ -7,19 +7,21 @@
 //! that was swapped out meanwhile out of the cache.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use detect::Geo;
 
+use crate::hash::FastHash;
+
 const SHARDS: usize = 16;
 
 #[derive(Default)]
 struct Shard {
-    young: HashMap<IpAddr, Geo>,
-    old: HashMap<IpAddr, Geo>,
+    young: HashMap<IpAddr, Geo, FastHash>,
+    old: HashMap<IpAddr, Geo, FastHash>,
 }
 
 /// Counters for the metrics endpoint.
@@ -37,7 +39,7 @@ pub(crate) struct GeoCache {
     shards: Vec<Mutex<Shard>>,
     /// Entries per generation per shard; 0 disables the cache.
     generation_cap: usize,
-    hasher: RandomState,
+    hasher: FastHash,
     epoch: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -55,7 +57,7 @@ impl GeoCache {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             generation_cap,
-            hasher: RandomState::new(),
+            hasher: FastHash,
             epoch: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),

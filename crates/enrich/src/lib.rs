@@ -14,6 +14,7 @@ mod cache;
 pub mod demo;
 mod error;
 mod geoip;
+mod hash;
 mod source;
 mod ua;
 

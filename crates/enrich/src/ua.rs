@@ -9,6 +9,7 @@ use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
 use crate::EnrichError;
+use crate::hash::FastHash;
 
 /// The rules shipped with bedguard.
 pub const BUILTIN_RULES: &str = include_str!("../../../models/useragents.toml");
@@ -64,7 +65,7 @@ pub struct UaRules {
     os_rules: Vec<Rule>,
     /// Answers for agents seen recently: an organisation's traffic repeats a few
     /// hundred agents, and the regex sets are the costly part of enrichment.
-    memo: Mutex<HashMap<Box<str>, Client>>,
+    memo: Mutex<HashMap<Box<str>, Client, FastHash>>,
 }
 
 /// Agents remembered by [`UaRules::normalize`] before the memo starts afresh.
