@@ -461,16 +461,23 @@ impl Pipeline {
                     .map_or(obs.event_time, |n| n.max(obs.event_time)),
             );
 
-            let pkey = (obs.account_id.clone(), obs.principal.clone());
-            if !pending.principals.contains_key(&pkey) {
-                let state = match self
-                    .store
-                    .take_profile::<Stored>(&ProfileKey::principal(&pkey.0, &pkey.1)?)?
-                {
+            // Looked up by the observation's own strings: nothing is allocated for a
+            // principal the batch holds already.
+            let held = pending
+                .principals
+                .get(&obs.account_id)
+                .is_some_and(|p| p.contains_key(&obs.principal));
+            if !held {
+                let key = ProfileKey::principal(&obs.account_id, &obs.principal)?;
+                let state = match self.store.take_profile::<Stored>(&key)? {
                     Some(Stored::Principal(p)) => p,
                     _ => PrincipalState::default(),
                 };
-                pending.principals.insert(pkey.clone(), state);
+                pending
+                    .principals
+                    .entry(obs.account_id.clone())
+                    .or_default()
+                    .insert(obs.principal.clone(), state);
             }
             if !pending.accounts.contains_key(&obs.account_id) {
                 let state = match self
@@ -483,7 +490,10 @@ impl Pipeline {
                 pending.accounts.insert(obs.account_id.clone(), state);
             }
             let (Some(pstate), Some(astate)) = (
-                pending.principals.get_mut(&pkey),
+                pending
+                    .principals
+                    .get_mut(&obs.account_id)
+                    .and_then(|p| p.get_mut(&obs.principal)),
                 pending.accounts.get_mut(&obs.account_id),
             ) else {
                 continue;
@@ -544,14 +554,17 @@ impl Pipeline {
         }
         // Exactly: a state is large, and a doubling Vec of ten thousand of them is
         // copied whole at each growth, at the moment memory peaks.
+        let principals: usize = pending.principals.values().map(HashMap::len).sum();
         batch
             .profiles
-            .reserve_exact(pending.principals.len() + pending.accounts.len());
-        for ((account, principal), state) in pending.principals {
-            batch.profile(
-                ProfileKey::principal(&account, &principal)?,
-                Stored::Principal(state),
-            );
+            .reserve_exact(principals + pending.accounts.len());
+        for (account, states) in pending.principals {
+            for (principal, state) in states {
+                batch.profile(
+                    ProfileKey::principal(&account, &principal)?,
+                    Stored::Principal(state),
+                );
+            }
         }
         for (account, state) in pending.accounts {
             batch.profile(ProfileKey::account(&account)?, Stored::Account(state));
@@ -595,7 +608,8 @@ struct Pending {
     objects: Vec<PendingObject>,
     /// The store's processed mark of every staged object.
     object_ids: HashSet<[u8; 16]>,
-    principals: HashMap<(String, String), PrincipalState>,
+    /// Principal states by account, then principal.
+    principals: HashMap<String, HashMap<String, PrincipalState>>,
     accounts: HashMap<String, AccountState>,
     /// Event ids (hashed as the store remembers them) and their event times.
     event_ids: HashMap<EventHash, i64>,
