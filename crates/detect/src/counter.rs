@@ -23,7 +23,7 @@
 //! fresh baseline is not certain of anything.
 
 use std::borrow::Borrow;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 
 use serde::{Deserialize, Serialize};
 
@@ -69,48 +69,8 @@ impl PartialEq for KeyHashes {
     }
 }
 
-/// FxHash-style hasher for the key index: fast on short strings, deterministic, and
-/// never persisted, so its exact values do not matter.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl KeyHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-}
-
 fn key_hash<Q: Hash + ?Sized>(value: &Q) -> u64 {
-    let mut h = KeyHasher::default();
-    value.hash(&mut h);
-    h.finish()
+    crate::fasthash::FastHash.hash_one(value)
 }
 
 /// The decay factor for `dt_ms` milliseconds at `half_life_ms`.

@@ -17,6 +17,7 @@ pub mod catalogue;
 pub mod config;
 pub mod counter;
 pub mod engine;
+pub mod fasthash;
 pub mod finding;
 pub mod novelty;
 pub mod observation;

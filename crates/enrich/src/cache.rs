@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 
 use detect::Geo;
 
-use crate::hash::FastHash;
+use detect::fasthash::FastHash;
 
 const SHARDS: usize = 16;
 

@@ -14,7 +14,6 @@ mod cache;
 pub mod demo;
 mod error;
 mod geoip;
-mod hash;
 mod source;
 mod ua;
 

@@ -9,7 +9,7 @@ use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
 use crate::EnrichError;
-use crate::hash::FastHash;
+use detect::fasthash::FastHash;
 
 /// The rules shipped with bedguard.
 pub const BUILTIN_RULES: &str = include_str!("../../../models/useragents.toml");

@@ -1,17 +1,18 @@
-//! A fast, fixed-key hasher for the in-memory caches (GeoIP answers per address, user
-//! agents).
+//! A fast, fixed-key hasher for in-memory indexes: the key index of decayed counters,
+//! and enrich's caches (GeoIP answers per address, user agents).
 //!
-//! The caches hash every event's address and agent; SipHash with a random key (std's
-//! default, built to resist collision flooding from untrusted keys) was a visible part of
-//! enrichment. Both caches are bounded by entry count, so a flood of colliding keys can
-//! slow lookups but cannot grow memory; and nothing hashed here is persisted or shown,
-//! so the hash values themselves never reach an output.
+//! They hash every event's values; SipHash with a random key (std's default, built to
+//! resist collision flooding from untrusted keys) was a visible part of the per-event
+//! cost. The caches are bounded by entry count and a counter by its value cap, so a
+//! flood of colliding keys can slow lookups but cannot grow memory; a counter confirms
+//! every hash match by comparing the value itself; and nothing hashed here is persisted
+//! or shown, so the hash values never reach an output.
 
 use std::hash::{BuildHasher, Hasher};
 
 /// Builds [`FastHasher`]s.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FastHash;
+pub struct FastHash;
 
 impl BuildHasher for FastHash {
     type Hasher = FastHasher;
@@ -24,7 +25,7 @@ impl BuildHasher for FastHash {
 /// FxHash-style word mixing, with a 64-bit finaliser so the low bits (hash table
 /// buckets, cache shards) depend on every input byte.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
+pub struct FastHasher(u64);
 
 impl FastHasher {
     const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
