@@ -809,6 +809,14 @@ fn a_batch_of_several_objects_marks_all_of_them_or_none() {
     );
 }
 
+/// Options under which a commit of more than 3 writes is journaled and chunked.
+fn chunked_options() -> StoreOptions {
+    StoreOptions {
+        commit_chunk_writes: 3,
+        ..options()
+    }
+}
+
 /// Three objects, `principals` profiles at `version`, two events each and a finding:
 /// with a chunk of 3 writes, a commit of many chunks.
 fn wide_batch(
@@ -888,14 +896,7 @@ fn dump(store: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
 fn a_large_commit_is_journaled_in_chunks_with_the_same_result_as_one_batch() {
     let dir = tempfile::tempdir().unwrap();
     let one = open_with(&dir.path().join("one"), &options()).unwrap();
-    let chunked = open_with(
-        &dir.path().join("chunked"),
-        &StoreOptions {
-            commit_chunk_writes: 3,
-            ..options()
-        },
-    )
-    .unwrap();
+    let chunked = open_with(&dir.path().join("chunked"), &chunked_options()).unwrap();
     for store in [&one, &chunked] {
         store.commit(wide_batch("a", 40, 1)).unwrap();
         store.commit(wide_batch("b", 25, 100)).unwrap();
@@ -908,14 +909,7 @@ fn a_large_commit_is_journaled_in_chunks_with_the_same_result_as_one_batch() {
 #[test]
 fn a_chunked_commit_that_fails_half_way_is_finished_from_its_journal_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_with(
-        &dir.path().join("db"),
-        &StoreOptions {
-            commit_chunk_writes: 3,
-            ..options()
-        },
-    )
-    .unwrap();
+    let store = open_with(&dir.path().join("db"), &chunked_options()).unwrap();
     *store.fail_point.lock().unwrap() = Some(FailPoint::AfterChunks(2));
     store.commit(wide_batch("a", 30, 1)).unwrap();
     assert_eq!(
@@ -932,10 +926,7 @@ fn a_chunked_commit_that_fails_half_way_is_finished_from_its_journal_at_once() {
 fn a_chunked_commit_that_cannot_be_finished_stops_commits_until_the_store_is_reopened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
-    let opts = StoreOptions {
-        commit_chunk_writes: 3,
-        ..options()
-    };
+    let opts = chunked_options();
     {
         let store = open_with(&path, &opts).unwrap();
         store.commit(wide_batch("a", 30, 1)).unwrap();
@@ -969,14 +960,7 @@ fn chunk_crash_child() {
     let Some(dir) = std::env::var_os(CHUNK_CRASH_ENV) else {
         return;
     };
-    let store = Store::open(
-        Path::new(&dir),
-        &StoreOptions {
-            commit_chunk_writes: 3,
-            ..options()
-        },
-    )
-    .unwrap();
+    let store = Store::open(Path::new(&dir), &chunked_options()).unwrap();
     store.commit(wide_batch("a", 30, 1)).unwrap();
     *store.fail_point.lock().unwrap() = Some(FailPoint::AbortAfterChunks(5));
     let _ = store.commit(wide_batch("b", 30, 50));
@@ -1034,14 +1018,7 @@ fn a_process_killed_inside_a_chunked_commit_is_finished_at_the_next_open() {
             "b was marked before the crash"
         );
     }
-    let store = open_with(
-        &db,
-        &StoreOptions {
-            commit_chunk_writes: 3,
-            ..options()
-        },
-    )
-    .unwrap();
+    let store = open_with(&db, &chunked_options()).unwrap();
     assert!(store.is_processed("trail", "a-0", "e").unwrap());
     assert_wide_batch_whole(&store, "b", 30, 50);
     assert_eq!(store.outbox_stats("file").unwrap().depth, 2);
