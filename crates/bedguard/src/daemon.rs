@@ -31,6 +31,10 @@ pub struct Shared {
     pub sinks: Mutex<Vec<(String, Arc<sinks::DrainMetrics>)>>,
     /// Per-stage latency histograms.
     pub latency: metrics::Latencies,
+    /// Signalled when the pipeline can take no more objects until a restart (see
+    /// [`needs_restart`]): the daemon then stops with an error, and systemd's
+    /// `Restart=on-failure` starts it again, which reopens and repairs the store.
+    pub fatal: tokio::sync::Notify,
 }
 
 /// The ingest processor: the pipeline behind a lock, on a blocking thread.
@@ -74,7 +78,14 @@ impl Processor for DaemonProcessor {
                 tracing::warn!("{e}");
                 return Err(ProcessError::Malformed(e.to_string()));
             }
-            Err(e) => return Err(ProcessError::Transient(e.to_string())),
+            Err(e) => {
+                if needs_restart(&e) {
+                    // Left on the queue: retrying here would only fail again until
+                    // the message went to the DLQ.
+                    self.shared.fatal.notify_one();
+                }
+                return Err(ProcessError::Transient(e.to_string()));
+            }
         };
         // Durable before ingest may delete the message.
         let flushed = std::time::Instant::now();
@@ -94,6 +105,17 @@ impl Processor for DaemonProcessor {
             .is_processed(&obj.bucket, &obj.key, etag)
             .unwrap_or(false)
     }
+}
+
+/// Whether the pipeline cannot process anything until the process restarts: a commit
+/// that could not be finished (the store refuses commits until it is reopened, which
+/// finishes it from its journal), or a panic that poisoned the pipeline's lock.
+fn needs_restart(e: &PipelineErrorKind) -> bool {
+    matches!(
+        e,
+        PipelineErrorKind::Poisoned
+            | PipelineErrorKind::Pipeline(PipelineError::Store(store::StoreError::Broken { .. }))
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +214,7 @@ fn open_shared(cfg: &Config, mode: Mode, keys: KeyPolicy) -> Result<Arc<Shared>>
         ingest: Arc::new(ingest::Metrics::default()),
         sinks: Mutex::new(Vec::new()),
         latency: metrics::Latencies::default(),
+        fatal: tokio::sync::Notify::new(),
     }))
 }
 
@@ -299,8 +322,14 @@ pub async fn run(
     let mut last_geo_check = std::time::Instant::now();
     let mut idle_since = std::time::Instant::now();
     let mut last_activity = (0u64, 0u64);
+    let mut fatal = false;
     loop {
         tokio::select! {
+            _ = shared.fatal.notified() => {
+                tracing::error!("the pipeline cannot continue without a restart: shutting down with an error");
+                fatal = true;
+                break;
+            }
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: shutting down"); break; }
             _ = hup.recv() => {
@@ -370,6 +399,11 @@ pub async fn run(
         t.abort();
     }
     shared.store.flush().context("final flush")?;
+    if fatal {
+        anyhow::bail!(
+            "stopped: the pipeline cannot continue (a store commit could not be finished, or a panic poisoned the pipeline); a restart reopens the store, which finishes the commit from its journal"
+        );
+    }
     let p = shared
         .pipeline
         .lock()
@@ -537,4 +571,33 @@ pub async fn audit(cfg: Config, args: &crate::cli::AuditArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_broken_store_or_a_poisoned_pipeline_needs_a_restart() {
+        let broken = store::StoreError::Broken {
+            path: "/var/lib/bedguard".into(),
+        };
+        assert!(needs_restart(&PipelineErrorKind::Pipeline(
+            PipelineError::Store(broken)
+        )));
+        assert!(needs_restart(&PipelineErrorKind::Poisoned));
+        let malformed = PipelineError::Malformed {
+            bucket: "b".into(),
+            key: "k".into(),
+            reason: "bad gzip".into(),
+        };
+        assert!(!needs_restart(&PipelineErrorKind::Pipeline(malformed)));
+        let journal = store::StoreError::Journal {
+            path: "/var/lib/bedguard/bedguard-commit.journal".into(),
+            what: "cannot write: No space left on device".into(),
+        };
+        assert!(!needs_restart(&PipelineErrorKind::Pipeline(
+            PipelineError::Store(journal)
+        )));
+    }
 }
