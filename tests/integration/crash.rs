@@ -6,7 +6,7 @@
 //! fall.
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::Instant;
 
 use crate::harness::{bin, ok};
 
@@ -66,6 +66,18 @@ fn kill_9_at_random_points_then_restart_equals_an_uninterrupted_run() {
         "profiles learned:\n{expected}"
     );
 
+    // Kill points are fractions of how long a whole run with the killed runs'
+    // settings takes, so they land inside the work in debug and release builds alike.
+    let calibration = dir.path().join("calibration");
+    let started = Instant::now();
+    assert!(
+        replay(&calibration, &corpus, Some(300))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let whole_run = started.elapsed();
+
     let crashed = dir.path().join("crashed");
     // A small LCG: the kill points differ between iterations and are reproducible.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -74,7 +86,9 @@ fn kill_9_at_random_points_then_restart_equals_an_uninterrupted_run() {
         x = x
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        let delay = Duration::from_millis(100 + (x >> 33) % 900);
+        // 2% to 30% of a whole run: every killed run also redoes its start-up, and
+        // the work left shrinks with each one.
+        let delay = whole_run.mul_f64(0.02 + ((x >> 33) % 1000) as f64 / 3571.0);
         let mut child = replay(&crashed, &corpus, Some(300)).spawn().unwrap();
         std::thread::sleep(delay);
         if child.try_wait().unwrap().is_none() {
@@ -83,6 +97,7 @@ fn kill_9_at_random_points_then_restart_equals_an_uninterrupted_run() {
         }
         child.wait().unwrap();
     }
+    eprintln!("{kills} of 20 runs were killed while working (a whole run: {whole_run:?})");
     assert!(
         kills >= 10,
         "only {kills} runs were still working when killed: make the corpus larger"
