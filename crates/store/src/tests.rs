@@ -1059,3 +1059,43 @@ fn a_taken_profile_leaves_the_cache_until_its_commit_puts_it_back() {
         None
     );
 }
+
+#[test]
+fn a_snapshot_left_half_written_by_a_kill_does_not_stop_the_store_from_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = open_with(&path, &options()).unwrap();
+        store
+            .commit(batch("o1", profile(1), &[("e1", 10)], b"", &[]))
+            .unwrap();
+        store.flush().unwrap();
+    }
+    // What a SIGKILL while sled writes a snapshot leaves: the temporary file, named
+    // after a newer LSN than any finished snapshot, with no valid checksum.
+    let half = path.join("snap.7FFFFFFFFFFFFFFF.generating");
+    std::fs::write(&half, b"half a snapshot, then the process was killed").unwrap();
+    // sled alone refuses to open it (retrying while the dropped store's threads still
+    // hold the file lock).
+    let mut tries = 0;
+    loop {
+        match sled::open(&path) {
+            Err(sled::Error::Corruption { .. }) => break,
+            Err(sled::Error::Io(_)) if tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(other) => panic!("sled failed differently: {other}"),
+            Ok(_) => {
+                panic!("sled opened a store with a half-written snapshot: not the bug this guards")
+            }
+        }
+    }
+    let store = open_with(&path, &options()).unwrap();
+    assert!(!half.exists());
+    assert!(store.is_processed("trail", "o1", "etag1").unwrap());
+    assert_eq!(
+        store.get_profile::<TestProfile>(&alice()).unwrap(),
+        Some(profile(1))
+    );
+}
