@@ -424,8 +424,10 @@ async fn real_cloudtrail_files_stream_through_consumer_and_backfill() {
     }
     let rec = Arc::new(Recorder::default());
     let run = p.run(p.settings(), &rec);
-    wait_until(60, "every real file committed", || async {
+    // The processor records an object before the consumer counts it: wait for both.
+    wait_until(60, "every real file committed and counted", || async {
         rec.committed().len() == files.len()
+            && run.get(|m| &m.objects_committed) == files.len() as u64
     })
     .await;
     let records = run.get(|m| &m.records_committed);
