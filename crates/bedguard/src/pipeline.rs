@@ -357,19 +357,16 @@ impl Pipeline {
 
     /// Processes one object whose bytes are in hand.
     pub fn process(&mut self, id: ObjectId<'_>, bytes: &[u8]) -> Result<Outcome, PipelineError> {
-        let etag = etag_or_none(id.etag);
-        let known = self.pending.holds(id.bucket, id.key, etag)
-            || self.store.is_processed(id.bucket, id.key, etag)?;
-        let prepared = if known {
+        let prepared = if self.pending.holds(id.bucket, id.key, etag_or_none(id.etag)) {
             Prepared::known(bytes.len())
         } else {
-            self.preparer().prepare(id.key, bytes)
+            self.preparer().prepare_unless_known(id, bytes)?
         };
         self.process_prepared(id, prepared)
     }
 
-    /// What [`Pipeline::process`] does with an object once [`Prepared::new`] has
-    /// classified its key and decompressed it (which `replay` does on a second thread).
+    /// What [`Pipeline::process`] does with an object once a [`Preparer`] has
+    /// classified, decoded and enriched it (which `replay` does on a second thread).
     pub fn process_prepared(
         &mut self,
         id: ObjectId<'_>,
