@@ -4,7 +4,7 @@
 //!
 //! | tree             | key                                   | value                                   |
 //! |------------------|---------------------------------------|-----------------------------------------|
-//! | `profiles`       | `p\0<account>\0<principal>`, `a\0<account>` | version byte + postcard profile  |
+//! | `profiles`       | `p\0<account>\0<principal>`, `a\0<account>` | version byte + postcard profile, DEFLATEd when shorter |
 //! | `objects`        | first 16 bytes of SHA-256 of `<bucket>\0<key>\0<etag>` | v1, processed-at event ms, event count |
 //! | `dedup`          | ordered minute start ms (8 bytes BE)  | v1, sorted 64-bit event-id hashes (BE)  |
 //! | `outbox`         | `<sink>\0` + sequence (8 bytes BE)    | v1, attempts, enqueued ms, finding bytes|
