@@ -90,7 +90,8 @@ pub struct Verdict {
     pub suppressed: u32,
     /// Why it was suppressed: `allow_cidrs`, ..., `rule:<name>`.
     pub suppressed_by: Option<String>,
-    /// The judgement, for Bedrock and catalogued calls; `None` for the rest.
+    /// The judgement of a Bedrock or catalogued call at or above `severity.min_emit`
+    /// (of every such call with [`Detector::explaining_every_call`]); `None` otherwise.
     pub assessment: Option<Assessment>,
 }
 
@@ -100,6 +101,9 @@ pub struct Detector {
     cfg: DetectConfig,
     catalogue: Catalogue,
     suppressor: Suppressor,
+    /// Whether every judged call carries an [`Assessment`], not only those at or above
+    /// `severity.min_emit` (tests and tools that study quiet calls).
+    explain_every_call: bool,
 }
 
 /// One piece of evidence before it becomes a [`Signal`].
@@ -129,7 +133,16 @@ impl Detector {
             cfg,
             catalogue,
             suppressor,
+            explain_every_call: false,
         })
+    }
+
+    /// This detector, attaching an [`Assessment`] to the verdict of every judged call
+    /// instead of only to calls at or above `severity.min_emit`. Findings and learning
+    /// are the same either way; the words cost time on every call.
+    pub fn explaining_every_call(mut self) -> Self {
+        self.explain_every_call = true;
+        self
     }
 
     /// The configuration.
@@ -252,7 +265,7 @@ impl Detector {
         );
         let mut ev = Vec::new();
         let mut seq_ids = Vec::new();
-        self.novelty_evidence(&features, &mut ev);
+        self.novelty_evidence(&features, &principal.profile, &account.profile, &mut ev);
         let travel = self.travel_evidence(obs, &principal.profile, &mut ev);
         let combined = novelty::combine(&features, &travel, &self.cfg);
         let novelty_bits = combined.bits;
@@ -281,48 +294,54 @@ impl Detector {
         let bits = novelty_bits + other_bits;
         let floor = ev.iter().map(|e| e.floor).fold(0.0, f64::max);
         let severity = round1(of_bits(bits, &self.cfg.severity).max(floor).min(10.0));
-        let finding_type = ev
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.finding_type.is_some())
-            .max_by(|(i, a), (j, b)| {
-                a.floor
-                    .total_cmp(&b.floor)
-                    .then(a.bits.total_cmp(&b.bits))
-                    .then(j.cmp(i))
-            })
-            .and_then(|(_, e)| e.finding_type.clone())
-            .or_else(|| group.map(|g| g.finding_type.clone()))
-            .unwrap_or_else(|| DEFAULT_FINDING_TYPE.to_string());
-        let signals = to_signals(&ev, severity, bits);
-        let mut event_ids: Vec<String> = seq_ids;
-        event_ids.retain(|id| *id != obs.event_id);
-        event_ids.push(obs.event_id.clone());
-        dedup_keep_order(&mut event_ids);
-        let assessment = Assessment {
-            finding_type,
-            severity,
-            bits: round3(bits),
-            baseline,
-            signals,
-            features: features
-                .into_iter()
-                .map(FeatureScore::into_explanation)
-                .collect(),
-            event_ids,
-        };
+        let emit = severity >= self.cfg.severity.min_emit;
+        // Words (explanations, signals, the finding type) only for a call that may
+        // become a finding, or for a caller that asked for every judgement: a quiet
+        // call is most calls, and its numbers are all learning needs.
+        let assessment = (emit || self.explain_every_call).then(|| {
+            let finding_type = ev
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.finding_type.is_some())
+                .max_by(|(i, a), (j, b)| {
+                    a.floor
+                        .total_cmp(&b.floor)
+                        .then(a.bits.total_cmp(&b.bits))
+                        .then(j.cmp(i))
+                })
+                .and_then(|(_, e)| e.finding_type.clone())
+                .or_else(|| group.map(|g| g.finding_type.clone()))
+                .unwrap_or_else(|| DEFAULT_FINDING_TYPE.to_string());
+            let mut event_ids: Vec<String> = seq_ids;
+            event_ids.retain(|id| *id != obs.event_id);
+            event_ids.push(obs.event_id.clone());
+            dedup_keep_order(&mut event_ids);
+            Assessment {
+                finding_type,
+                severity,
+                bits: round3(bits),
+                baseline,
+                signals: to_signals(&ev, severity, bits),
+                features: features
+                    .iter()
+                    .map(|f| f.explain(&principal.profile, &account.profile))
+                    .collect(),
+                event_ids,
+            }
+        });
+        drop(features);
         let mut verdict = Verdict {
             assessment: None,
             learn: true,
             ..Verdict::default()
         };
-        if severity >= self.cfg.severity.min_emit {
+        if let Some(assessment) = assessment.as_ref().filter(|_| emit) {
             if let Some(why) = self.suppressor.check(obs, &assessment.finding_type) {
                 verdict.suppressed = 1;
                 verdict.suppressed_by = Some(why);
             } else {
                 let labels: Vec<String> = top_labels(&ev);
-                if let Some(f) = self.fold(obs, &api, principal, account, &assessment, &labels) {
+                if let Some(f) = self.fold(obs, &api, principal, account, assessment, &labels) {
                     verdict.findings.push(f);
                 }
             }
@@ -335,15 +354,21 @@ impl Detector {
             principal.seq.hour_fanout = principal.seq.hour_fanout.max(regions.len().min(255) as u8);
             self.learn_values(obs, &values, principal, account);
         }
-        verdict.assessment = Some(assessment);
+        verdict.assessment = assessment;
         verdict
     }
 
-    fn novelty_evidence(&self, features: &[FeatureScore], ev: &mut Vec<Evidence>) {
+    fn novelty_evidence(
+        &self,
+        features: &[FeatureScore<'_>],
+        principal: &Profile,
+        account: &Profile,
+        ev: &mut Vec<Evidence>,
+    ) {
         for f in features.iter().filter(|f| f.weighted_bits > 0.0) {
             let bucket = bucket_word(f.bucket);
             let usual = f
-                .usual
+                .usual(principal, account)
                 .iter()
                 .map(|(v, s)| format!("{v} {:.1}%", s * 100.0))
                 .collect::<Vec<_>>()

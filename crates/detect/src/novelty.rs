@@ -100,13 +100,16 @@ impl Feature {
     }
 }
 
-/// One feature of one call, scored.
+/// One feature of one call, scored: numbers only, borrowing the observed value, so
+/// that scoring a quiet call allocates nothing per feature. [`FeatureScore::explain`]
+/// turns it into words when a finding (or a caller asking for every judgement) needs
+/// them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeatureScore {
+pub struct FeatureScore<'v> {
     /// Which feature.
     pub feature: Feature,
     /// The observed value.
-    pub observed: String,
+    pub observed: &'v str,
     /// Odds under the baseline that gives the bucket.
     pub odds: ValueOdds,
     /// Blended predictive probability.
@@ -120,36 +123,34 @@ pub struct FeatureScore {
     pub bucket: Bucket,
     /// Which baseline.
     pub baseline: Baseline,
-    /// The judging baseline's usual values.
-    pub usual: Vec<(String, f64)>,
 }
 
-impl FeatureScore {
-    /// As a finding explains it.
-    pub fn explain(&self) -> FeatureExplanation {
-        FeatureExplanation {
-            feature: self.feature.as_str().to_string(),
-            observed: self.observed.clone(),
-            count: round3(self.odds.count),
-            share: round3(self.odds.share),
-            bucket: self.bucket,
-            surprise_bits: round3(self.surprise_bits),
-            baseline: self.baseline.as_str().to_string(),
-            usual: self.usual.clone(),
-        }
+impl FeatureScore<'_> {
+    /// The judging baseline's usual values (its three heaviest, with their shares),
+    /// from the profiles the call was scored against, before it is learned.
+    pub fn usual(&self, principal: &Profile, account: &Profile) -> Vec<(String, f64)> {
+        let judge = match self.baseline {
+            Baseline::Principal => principal.counts(self.feature),
+            Baseline::Account | Baseline::None => account.counts(self.feature),
+        };
+        judge
+            .top(3)
+            .into_iter()
+            .map(|(k, _, s)| (k.clone(), round3(s)))
+            .collect()
     }
 
-    /// As a finding explains it, without copying the observed and usual values.
-    pub fn into_explanation(self) -> FeatureExplanation {
+    /// As a finding explains it.
+    pub fn explain(&self, principal: &Profile, account: &Profile) -> FeatureExplanation {
         FeatureExplanation {
             feature: self.feature.as_str().to_string(),
-            observed: self.observed,
+            observed: self.observed.to_string(),
             count: round3(self.odds.count),
             share: round3(self.odds.share),
             bucket: self.bucket,
             surprise_bits: round3(self.surprise_bits),
             baseline: self.baseline.as_str().to_string(),
-            usual: self.usual,
+            usual: self.usual(principal, account),
         }
     }
 }
@@ -160,14 +161,14 @@ pub fn round3(x: f64) -> f64 {
 }
 
 /// Score every feature the call has against the judging baseline.
-pub fn score(
+pub fn score<'v>(
     obs: &Observation,
-    values: &FeatureValues<'_>,
+    values: &'v FeatureValues<'_>,
     principal: &Profile,
     account: &Profile,
     baseline: Baseline,
     cfg: &DetectConfig,
-) -> Vec<FeatureScore> {
+) -> Vec<FeatureScore<'v>> {
     let hl = cfg.half_life_ms();
     let alpha = cfg.unseen_pseudo_count;
     let now = obs.event_time;
@@ -179,7 +180,7 @@ pub fn score(
         };
         // The judging baseline's odds are computed once and reused: `odds` is pure, so
         // asking again would give the same bits.
-        let (judge, odds, probability) = match baseline {
+        let (odds, probability) = match baseline {
             Baseline::Principal => {
                 let p = principal.counts(f).odds(v, now, hl, alpha);
                 let a = account.counts(f);
@@ -189,11 +190,11 @@ pub fn score(
                     let pa = a.odds(v, now, hl, alpha);
                     (1.0 - cfg.account_blend) * p.probability + cfg.account_blend * pa.probability
                 };
-                (principal.counts(f), p, prob)
+                (p, prob)
             }
             Baseline::Account | Baseline::None => {
                 let a = account.counts(f).odds(v, now, hl, alpha);
-                (account.counts(f), a, a.probability)
+                (a, a.probability)
             }
         };
         let surprise_bits = -probability.max(f64::MIN_POSITIVE).log2();
@@ -205,18 +206,13 @@ pub fn score(
         };
         out.push(FeatureScore {
             feature: f,
-            observed: v.to_string(),
+            observed: v,
             odds,
             probability,
             surprise_bits,
             weighted_bits,
             bucket: cuts.bucket(odds.seen, odds.share),
             baseline,
-            usual: judge
-                .top(3)
-                .into_iter()
-                .map(|(k, _, s)| (k.clone(), round3(s)))
-                .collect(),
         });
     }
     out
@@ -279,10 +275,10 @@ mod tests {
     use super::*;
     use crate::counter::ValueOdds;
 
-    fn fs(feature: Feature, weighted_bits: f64) -> FeatureScore {
+    fn fs(feature: Feature, weighted_bits: f64) -> FeatureScore<'static> {
         FeatureScore {
             feature,
-            observed: String::new(),
+            observed: "",
             odds: ValueOdds {
                 count: 0.0,
                 share: 0.0,
@@ -294,7 +290,6 @@ mod tests {
             weighted_bits,
             bucket: Bucket::Unseen,
             baseline: Baseline::Principal,
-            usual: vec![],
         }
     }
 

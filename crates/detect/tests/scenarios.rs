@@ -155,7 +155,9 @@ struct World {
 impl World {
     fn new(cfg: DetectConfig) -> Self {
         World {
-            det: Detector::new(cfg, Catalogue::builtin()).unwrap(),
+            det: Detector::new(cfg, Catalogue::builtin())
+                .unwrap()
+                .explaining_every_call(),
             alice: PrincipalState::default(),
             bob: PrincipalState::default(),
             account: AccountState::default(),
@@ -968,11 +970,29 @@ mod no_panic {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
         fn any_sequence_is_handled(events in prop::collection::vec(arb_obs(), 1..200)) {
-            let det = Detector::new(DetectConfig::default(), Catalogue::builtin()).unwrap();
+            let det = Detector::new(DetectConfig::default(), Catalogue::builtin())
+                .unwrap()
+                .explaining_every_call();
+            // The daemon's detector, which puts words only on calls that may emit.
+            let quiet = Detector::new(DetectConfig::default(), Catalogue::builtin()).unwrap();
+            let min_emit = DetectConfig::default().severity.min_emit;
             let mut p = PrincipalState::default();
             let mut a = AccountState::default();
+            let (mut qp, mut qa) = (PrincipalState::default(), AccountState::default());
             for o in &events {
                 let v = det.process(o, &mut p, &mut a);
+                let q = quiet.process(o, &mut qp, &mut qa);
+                // JSON, not ==: a finding may carry NaN from input.
+                prop_assert_eq!(
+                    serde_json::to_string(&q.findings).unwrap(),
+                    serde_json::to_string(&v.findings).unwrap()
+                );
+                prop_assert_eq!((q.learn, q.suppressed), (v.learn, v.suppressed));
+                let expected = v.assessment.as_ref().filter(|x| x.severity >= min_emit);
+                prop_assert_eq!(
+                    serde_json::to_string(&q.assessment).unwrap(),
+                    serde_json::to_string(&expected).unwrap()
+                );
                 if let Some(x) = &v.assessment {
                     prop_assert!((0.0..=10.0).contains(&x.severity), "{}", x.severity);
                 }
@@ -984,6 +1004,7 @@ mod no_panic {
             // The state survives a round trip (findings may carry NaN from input as null,
             // so compare the profile and sequences, which the detector writes itself).
             let json = serde_json::to_string(&(&p.profile, &p.seq)).unwrap();
+            prop_assert_eq!(&serde_json::to_string(&(&qp.profile, &qp.seq)).unwrap(), &json);
             let back: (detect::Profile, detect::SequenceState) = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(serde_json::to_string(&back).unwrap(), json);
         }
