@@ -21,7 +21,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cloudtrail::log::{KeyKind, classify_key, decompress, parse_log};
+use detect::fasthash::FastHash;
 use detect::{AccountState, Detector, Finding, Observation, PrincipalState};
+use foldhash::fast::RandomState as Seeded;
 use store::{EventHash, ObjectBatch, ProfileKey};
 
 use crate::observe::{Enrichment, observation};
@@ -450,7 +452,7 @@ impl Pipeline {
             records += 1;
             if obs.bedrock.is_some() {
                 self.stats.bedrock_calls += 1;
-                Stats::bump(&mut self.stats.bedrock_by_principal, &obs.principal, 1);
+                self.stats.bump_bedrock(&obs.principal);
             }
             self.stats.newest_event_ms = Some(
                 self.stats
@@ -603,13 +605,15 @@ impl PendingObject {
 #[derive(Debug, Default)]
 struct Pending {
     objects: Vec<PendingObject>,
-    /// The store's processed mark of every staged object.
-    object_ids: HashSet<[u8; 16]>,
-    /// Principal states by account, then principal.
-    principals: HashMap<String, HashMap<String, PrincipalState>>,
-    accounts: HashMap<String, AccountState>,
+    /// The store's processed mark of every staged object (SHA-256 bits: any cheap
+    /// hasher spreads them).
+    object_ids: HashSet<[u8; 16], FastHash>,
+    /// Principal states by account, then principal. Names come from logs, so their
+    /// maps hash with a per-process seed.
+    principals: HashMap<String, HashMap<String, PrincipalState, Seeded>, Seeded>,
+    accounts: HashMap<String, AccountState, Seeded>,
     /// Event ids (hashed as the store remembers them) and their event times.
-    event_ids: HashMap<EventHash, i64>,
+    event_ids: HashMap<EventHash, i64, FastHash>,
     findings: Vec<Vec<u8>>,
     events: u64,
 }

@@ -1,10 +1,11 @@
 //! Counters for one replay or one daemon lifetime: files, records, bad records by
-//! reason, Bedrock calls per principal, findings by type and severity. Ordered maps
-//! only, so every report prints the same way twice.
+//! reason, Bedrock calls per principal, findings by type and severity. Every map is
+//! reported in key order, so every report prints the same way twice.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use foldhash::fast::RandomState as Seeded;
+use serde::{Serialize, Serializer};
 
 /// What happened to the objects and records seen so far.
 #[derive(Debug, Default, Clone, Serialize, PartialEq)]
@@ -31,8 +32,10 @@ pub struct Stats {
     pub bad_records: BTreeMap<String, u64>,
     /// Bedrock calls decoded.
     pub bedrock_calls: u64,
-    /// Bedrock calls per principal key.
-    pub bedrock_by_principal: BTreeMap<String, u64>,
+    /// Bedrock calls per principal key. Counted on every Bedrock call, so hashed (ARNs
+    /// share long prefixes that make an ordered map compare much); reported in order.
+    #[serde(serialize_with = "in_key_order")]
+    pub bedrock_by_principal: HashMap<String, u64, Seeded>,
     /// Findings emitted (new or updated), by type.
     pub findings_by_type: BTreeMap<String, u64>,
     /// Findings emitted, by severity band.
@@ -60,6 +63,16 @@ impl Stats {
             Some(v) => *v += by,
             None => {
                 map.insert(key.to_string(), by);
+            }
+        }
+    }
+
+    /// Counts one more Bedrock call of `principal`.
+    pub fn bump_bedrock(&mut self, principal: &str) {
+        match self.bedrock_by_principal.get_mut(principal) {
+            Some(v) => *v += 1,
+            None => {
+                self.bedrock_by_principal.insert(principal.to_string(), 1);
             }
         }
     }
@@ -108,4 +121,12 @@ impl Stats {
         }
         s
     }
+}
+
+/// Serializes a hashed map as an object in key order.
+fn in_key_order<S: Serializer>(
+    map: &HashMap<String, u64, Seeded>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter().collect::<BTreeMap<_, _>>())
 }

@@ -471,9 +471,15 @@ impl Store {
         let newest = old_newest.max(batch_newest);
         let expired = self.expired_buckets(newest)?;
         // Buckets as they will be after this commit (the commit lock keeps the tree
-        // unchanged meanwhile).
+        // unchanged meanwhile). A bucket already past the TTL of `newest` is not
+        // written: the next commit would only prune it. (A batch spanning more than
+        // the TTL has such buckets; its own duplicates were caught in memory.)
+        let keep_from = self.first_kept_bucket(newest).unwrap_or(i64::MIN);
         let mut buckets = Vec::with_capacity(new_hashes.len());
-        for (start, hashes) in new_hashes {
+        for (start, hashes) in new_hashes
+            .into_iter()
+            .filter(|(start, _)| *start >= keep_from)
+        {
             let old = self.bucket(start)?;
             let merged = dedup::merge(&old, hashes);
             buckets.push((

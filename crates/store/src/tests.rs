@@ -290,16 +290,18 @@ fn dedup_is_pruned_by_event_time_and_stays_bounded() {
     assert!(store.seen_event("evt-01940", 2_030 * minute).unwrap());
     assert!(!store.seen_event("evt-01940", 1_940 * minute).unwrap());
 
-    // The newest event time survives a reopen, so pruning continues from it.
+    // The newest event time survives a reopen, so the TTL still counts from it: an
+    // event already past it is not written at all (the next commit would prune it).
     drop(store);
     let store = open(dir.path());
-    let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "late", "e"), 0, 1);
+    let buckets = store.dedup_buckets();
+    let mut b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "late", "e"), 0, 2);
     b.event("old-replayed", 0);
+    b.event("evt-new", 2_029 * minute);
     assert_eq!(store.commit(b).unwrap().events_pruned, 0);
-    assert!(store.seen_event("old-replayed", 0).unwrap());
-    let b = ObjectBatch::<TestProfile>::new(ObjectId::new("trail", "empty", "e"), 0, 0);
-    assert_eq!(store.commit(b).unwrap().events_pruned, 1);
     assert!(!store.seen_event("old-replayed", 0).unwrap());
+    assert!(store.seen_event("evt-new", 2_029 * minute).unwrap());
+    assert_eq!(store.dedup_buckets(), buckets + 1);
     assert!(store.seen_event("evt-01940", 2_030 * minute).unwrap());
     assert!(!store.seen_event("evt-01969", time("evt-01969")).unwrap());
     assert!(store.seen_event("evt-01970", time("evt-01970")).unwrap());
