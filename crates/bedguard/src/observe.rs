@@ -3,7 +3,7 @@
 
 use cloudtrail::identity::{bedrock_surface, credential_class, principal};
 use cloudtrail::record::Record;
-use detect::Observation;
+use detect::{Observation, SmolStr};
 
 /// What enrichment the pipeline has at hand.
 pub struct Enrichment<'a> {
@@ -18,17 +18,17 @@ pub struct Enrichment<'a> {
 pub fn observation(rec: &Record<'_>, en: &Enrichment<'_>) -> Option<Observation> {
     let event_time = rec.event_time_ms()?;
     let who = principal(rec);
-    // Moved out of `who`, not copied: its key moves into the observation below.
     let account_id = who
         .account_id
-        .or_else(|| rec.recipient_account_id.as_deref().map(str::to_string))
-        .unwrap_or_else(|| "unknown".to_string());
-    let source_ip = rec.source_ip_address.as_deref().map(str::to_string);
+        .as_deref()
+        .or(rec.recipient_account_id.as_deref())
+        .map_or(SmolStr::new_static("unknown"), SmolStr::new);
+    let source_ip = rec.source_ip_address.as_deref().map(SmolStr::new);
     let (net_class, geo) = match source_ip.as_deref() {
         Some(ip) => en.geo.lookup(ip),
         None => (detect::NetClass::Invalid, detect::Geo::default()),
     };
-    let user_agent = rec.user_agent.as_deref().map(str::to_string);
+    let user_agent = rec.user_agent.as_deref().map(SmolStr::new);
     let client = en.ua.normalize(user_agent.as_deref().unwrap_or(""));
     let bedrock = bedrock_surface(rec);
     let s3 = detect::s3::references(
@@ -39,19 +39,19 @@ pub fn observation(rec: &Record<'_>, en: &Enrichment<'_>) -> Option<Observation>
             .map(|r| (r.arn.as_deref(), r.account_id.as_deref())),
     );
     Some(Observation {
-        event_id: rec.event_id.as_deref().unwrap_or_default().to_string(),
+        event_id: SmolStr::new(rec.event_id.as_deref().unwrap_or_default()),
         event_time,
         account_id,
-        principal: who.key,
+        principal: SmolStr::from(who.key),
         principal_kind: who.kind,
         credential: credential_class(rec),
-        access_key_id: rec.access_key_id().map(str::to_string),
-        event_source: rec.event_source.to_string(),
-        event_name: rec.event_name.to_string(),
-        region: rec.aws_region.as_deref().unwrap_or("unknown").to_string(),
-        error_code: rec.error_code.as_deref().map(str::to_string),
+        access_key_id: rec.access_key_id().map(SmolStr::new),
+        event_source: SmolStr::new(&rec.event_source),
+        event_name: SmolStr::new(&rec.event_name),
+        region: SmolStr::new(rec.aws_region.as_deref().unwrap_or("unknown")),
+        error_code: rec.error_code.as_deref().map(SmolStr::new),
         model_id: if bedrock.is_some() {
-            rec.model_id().map(|m| m.into_owned())
+            rec.model_id().map(SmolStr::new)
         } else {
             None
         },

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use cloudtrail::log::{KeyKind, classify_key, decompress, parse_log};
 use detect::fasthash::FastHash;
-use detect::{AccountState, Detector, Finding, Observation, PrincipalState};
+use detect::{AccountState, Detector, Finding, Observation, PrincipalState, SmolStr};
 use foldhash::fast::RandomState as Seeded;
 use store::{EventHash, ObjectBatch, ProfileKey};
 
@@ -610,8 +610,8 @@ struct Pending {
     object_ids: HashSet<[u8; 16], FastHash>,
     /// Principal states by account, then principal. Names come from logs, so their
     /// maps hash with a per-process seed.
-    principals: HashMap<String, HashMap<String, PrincipalState, Seeded>, Seeded>,
-    accounts: HashMap<String, AccountState, Seeded>,
+    principals: HashMap<SmolStr, HashMap<SmolStr, PrincipalState, Seeded>, Seeded>,
+    accounts: HashMap<SmolStr, AccountState, Seeded>,
     /// Event ids (hashed as the store remembers them) and their event times.
     event_ids: HashMap<EventHash, i64, FastHash>,
     findings: Vec<Vec<u8>>,

@@ -19,10 +19,10 @@ fn obs(principal: usize, t: i64, n: u64) -> Observation {
     ];
     let bedrock = !n.is_multiple_of(5);
     Observation {
-        event_id: format!("ev-{n}"),
+        event_id: format!("ev-{n}").into(),
         event_time: t,
         account_id: "111122223333".into(),
-        principal: format!("arn:aws:iam::111122223333:user/u{principal}"),
+        principal: format!("arn:aws:iam::111122223333:user/u{principal}").into(),
         principal_kind: PrincipalKind::IamUser,
         credential: CredentialClass::LongTermKey,
         access_key_id: Some("AKIAEXAMPLE".into()),
@@ -41,7 +41,7 @@ fn obs(principal: usize, t: i64, n: u64) -> Observation {
         .into(),
         error_code: None,
         bedrock: bedrock.then_some(BedrockSurface::Runtime),
-        model_id: bedrock.then(|| models[(n % 3) as usize].to_string()),
+        model_id: bedrock.then(|| models[(n % 3) as usize].into()),
         source_ip: Some("198.51.100.7".into()),
         net_class: NetClass::Public,
         geo: Geo {
@@ -56,7 +56,7 @@ fn obs(principal: usize, t: i64, n: u64) -> Observation {
         user_agent: Some("Boto3/1.34.1".into()),
         client: Client {
             family: "boto3".into(),
-            major: Some((1 + n % 2).to_string()),
+            major: Some((1 + n % 2).to_string().into()),
             os: None,
             generic: false,
         },

@@ -188,8 +188,8 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
     /// `String` keys), so callers need not allocate for values already tracked.
     pub fn observe<Q>(&mut self, value: &Q, at_ms: i64, half_life_ms: f64, cap: usize)
     where
-        K: Borrow<Q>,
-        Q: PartialEq + Hash + ToOwned<Owned = K> + ?Sized,
+        K: Borrow<Q> + From<Q::Owned>,
+        Q: PartialEq + Hash + ToOwned + ?Sized,
     {
         let hour = at_ms.div_euclid(3_600_000).clamp(0, i64::from(u32::MAX)) as u32;
         self.index();
@@ -223,7 +223,7 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
             }
             self.evicted += c;
         }
-        self.items.push((value.to_owned(), w, hour));
+        self.items.push((K::from(value.to_owned()), w, hour));
         self.hashes.0.push(hash);
     }
 
@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn decay_halves_after_one_half_life() {
-        let mut c = DecayedCounts::new();
+        let mut c = DecayedCounts::<String>::new();
         c.observe(&s("DE"), 0, HL, 8);
         c.observe(&s("FR"), 14 * DAY, HL, 8);
         let de = c.count(&s("DE")).unwrap();
@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn late_events_weigh_as_if_decayed() {
-        let mut c = DecayedCounts::new();
+        let mut c = DecayedCounts::<String>::new();
         c.observe(&s("DE"), 14 * DAY, HL, 8);
         c.observe(&s("FR"), 0, HL, 8);
         assert_eq!(c.last_update_ms, 14 * DAY);
@@ -373,8 +373,8 @@ mod tests {
 
     #[test]
     fn roaming_principal_is_less_surprised_by_a_new_value() {
-        let mut steady = DecayedCounts::new();
-        let mut roamer = DecayedCounts::new();
+        let mut steady = DecayedCounts::<String>::new();
+        let mut roamer = DecayedCounts::<String>::new();
         for i in 0..200 {
             let t = i * 3_600_000;
             steady.observe(&s("DE"), t, HL, 8);
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn cap_keeps_heaviest_and_evicted_mass_counts_as_missing() {
-        let mut c = DecayedCounts::new();
+        let mut c = DecayedCounts::<String>::new();
         const H: i64 = 3_600_000;
         for i in 0..100 {
             c.observe(&s("heavy"), i * H, HL, 4);
@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn a_value_counts_once_per_hour() {
-        let mut c = DecayedCounts::new();
+        let mut c = DecayedCounts::<String>::new();
         for i in 0..1000 {
             c.observe(&s("BR"), 1000 * i, HL, 8);
         }
@@ -426,7 +426,7 @@ mod tests {
     #[test]
     fn top_few_matches_the_full_order() {
         // Ties included: equal counts keep insertion order.
-        let mut c: DecayedCounts<String> = DecayedCounts::new();
+        let mut c: DecayedCounts<String> = DecayedCounts::<String>::new();
         for (i, w) in [3.0f32, 1.0, 3.0, 2.0, 1.0, 3.0, 0.5, 2.0]
             .iter()
             .enumerate()
@@ -446,7 +446,7 @@ mod tests {
 
     #[test]
     fn key_index_survives_a_round_trip_and_outside_changes() {
-        let mut c: DecayedCounts<String> = DecayedCounts::new();
+        let mut c: DecayedCounts<String> = DecayedCounts::<String>::new();
         for i in 0..20 {
             c.observe(format!("v{}", i % 12).as_str(), i * 3_600_000, HL, 8);
         }

@@ -314,7 +314,7 @@ impl Detector {
                 .unwrap_or_else(|| DEFAULT_FINDING_TYPE.to_string());
             let mut event_ids: Vec<String> = seq_ids;
             event_ids.retain(|id| *id != obs.event_id);
-            event_ids.push(obs.event_id.clone());
+            event_ids.push(obs.event_id.to_string());
             dedup_keep_order(&mut event_ids);
             Assessment {
                 finding_type,
@@ -580,7 +580,7 @@ impl Detector {
                 f.last_seen = f.last_seen.max(t);
                 f.severity = f.severity.max(a.severity);
                 f.severity_label = Severity::of(f.severity);
-                f.region = obs.region.clone();
+                f.region = obs.region.to_string();
                 f.network = network(obs);
                 f.principal.credential = obs.credential;
                 if let Some(k) = &obs.access_key_id {
@@ -624,13 +624,13 @@ impl Detector {
                     description: description(obs, &principal.profile, &account.profile, a, 1, t),
                     severity: a.severity.max(1.0),
                     severity_label: Severity::of(a.severity.max(1.0)),
-                    region: obs.region.clone(),
+                    region: obs.region.to_string(),
                     principal: FindingPrincipal {
-                        key: obs.principal.clone(),
+                        key: obs.principal.to_string(),
                         kind: obs.principal_kind,
-                        account_id: obs.account_id.clone(),
+                        account_id: obs.account_id.to_string(),
                         credential: obs.credential,
-                        access_key_ids: obs.access_key_id.iter().cloned().collect(),
+                        access_key_ids: obs.access_key_id.iter().map(|s| s.to_string()).collect(),
                     },
                     network: network(obs),
                     first_seen: t,
@@ -639,7 +639,7 @@ impl Detector {
                     revision: 0,
                     event_ids: a.event_ids.clone(),
                     api_calls: vec![api.to_string()],
-                    models: obs.model_id.iter().cloned().collect(),
+                    models: obs.model_id.iter().map(|s| s.to_string()).collect(),
                     signals: a.signals.clone(),
                     features: a.features.clone(),
                 };
@@ -785,14 +785,14 @@ fn dedup_keep_order(v: &mut Vec<String>) {
 
 fn network(obs: &Observation) -> Network {
     Network {
-        ip: obs.source_ip.clone(),
-        country: obs.geo.country.clone(),
-        city: obs.geo.city.clone(),
+        ip: obs.source_ip.as_deref().map(str::to_string),
+        country: obs.geo.country.as_deref().map(str::to_string),
+        city: obs.geo.city.as_deref().map(str::to_string),
         asn: obs.geo.asn,
-        as_org: obs.geo.as_org.clone(),
+        as_org: obs.geo.as_org.as_deref().map(str::to_string),
         latitude: obs.geo.latitude,
         longitude: obs.geo.longitude,
-        user_agent: obs.user_agent.clone(),
+        user_agent: obs.user_agent.as_deref().map(str::to_string),
     }
 }
 
@@ -852,10 +852,10 @@ fn description(
         s.push_str(&format!(" from {ip}"));
         let mut place: Vec<String> = Vec::new();
         if let Some(c) = &obs.geo.city {
-            place.push(c.clone());
+            place.push(c.to_string());
         }
         if let Some(c) = &obs.geo.country {
-            place.push(c.clone());
+            place.push(c.to_string());
         }
         if let Some(asn) = obs.geo.asn {
             place.push(format!(

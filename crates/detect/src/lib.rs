@@ -40,3 +40,4 @@ pub use observation::{Client, Geo, NetClass, Observation};
 pub use profile::{Feature, Profile, ProfileSummary};
 pub use s3::{Buckets, S3Ref};
 pub use sequence::SequenceState;
+pub use smol_str::SmolStr;

@@ -136,7 +136,7 @@ impl FeatureScore<'_> {
         judge
             .top(3)
             .into_iter()
-            .map(|(k, _, s)| (k.clone(), round3(s)))
+            .map(|(k, _, s)| (k.to_string(), round3(s)))
             .collect()
     }
 

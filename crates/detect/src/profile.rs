@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use cloudtrail::time::{EpochMillis, hour_of_week};
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::config::DetectConfig;
 use crate::counter::{BucketCuts, DecayedCounts};
@@ -295,32 +296,32 @@ pub struct Profile {
     /// Event time of the latest event learned.
     pub last_seen_ms: EpochMillis,
     /// Countries.
-    pub country: DecayedCounts<String>,
+    pub country: DecayedCounts<SmolStr>,
     /// Cities.
-    pub city: DecayedCounts<String>,
+    pub city: DecayedCounts<SmolStr>,
     /// Autonomous systems.
-    pub asn: DecayedCounts<String>,
+    pub asn: DecayedCounts<SmolStr>,
     /// User-agent families.
-    pub ua_family: DecayedCounts<String>,
+    pub ua_family: DecayedCounts<SmolStr>,
     /// User-agent families with major version.
-    pub ua_version: DecayedCounts<String>,
+    pub ua_version: DecayedCounts<SmolStr>,
     /// Generic client or SDK.
-    pub generic_client: DecayedCounts<String>,
+    pub generic_client: DecayedCounts<SmolStr>,
     /// Client operating systems.
     #[serde(default)]
-    pub ua_os: DecayedCounts<String>,
+    pub ua_os: DecayedCounts<SmolStr>,
     /// Credential classes.
-    pub credential: DecayedCounts<String>,
+    pub credential: DecayedCounts<SmolStr>,
     /// Bedrock APIs.
-    pub api: DecayedCounts<String>,
+    pub api: DecayedCounts<SmolStr>,
     /// Bedrock models.
-    pub model: DecayedCounts<String>,
+    pub model: DecayedCounts<SmolStr>,
     /// Regions.
-    pub region: DecayedCounts<String>,
+    pub region: DecayedCounts<SmolStr>,
     /// Regions of Bedrock calls.
-    pub bedrock_region: DecayedCounts<String>,
+    pub bedrock_region: DecayedCounts<SmolStr>,
     /// Error codes.
-    pub error: DecayedCounts<String>,
+    pub error: DecayedCounts<SmolStr>,
     /// Hours of the week (0 = Monday 00 UTC).
     pub hour_of_week: DecayedCounts<u8>,
     /// The last geolocated position.
@@ -333,7 +334,7 @@ pub struct Profile {
 
 impl Profile {
     /// The counts of one feature.
-    pub fn counts(&self, f: Feature) -> &DecayedCounts<String> {
+    pub fn counts(&self, f: Feature) -> &DecayedCounts<SmolStr> {
         match f {
             Feature::Country => &self.country,
             Feature::City => &self.city,
@@ -350,7 +351,7 @@ impl Profile {
         }
     }
 
-    fn counts_mut(&mut self, f: Feature) -> &mut DecayedCounts<String> {
+    fn counts_mut(&mut self, f: Feature) -> &mut DecayedCounts<SmolStr> {
         match f {
             Feature::Country => &mut self.country,
             Feature::City => &mut self.city,
@@ -444,7 +445,7 @@ impl Profile {
                         .top(usize::MAX)
                         .into_iter()
                         .map(|(v, _, share)| ValueSummary {
-                            value: v.clone(),
+                            value: v.to_string(),
                             count: c.count(v).unwrap_or(0.0)
                                 * crate::counter::decay_factor(now_ms - c.last_update_ms, hl),
                             share,

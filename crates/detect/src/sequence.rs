@@ -109,7 +109,7 @@ impl SequenceState {
         let window = cfg.fanout.window_secs as i64 * 1000;
         match self.regions.iter_mut().find(|(r, _)| *r == obs.region) {
             Some((_, at)) => *at = (*at).max(t),
-            None => self.regions.push((obs.region.clone(), t)),
+            None => self.regions.push((obs.region.to_string(), t)),
         }
         self.regions.retain(|(_, at)| t - *at < window);
         self.regions.truncate(64);
@@ -166,7 +166,7 @@ impl SequenceState {
                             id: seq.id.clone(),
                             api: api.to_string(),
                             at_ms: t,
-                            event_id: obs.event_id.clone(),
+                            event_id: obs.event_id.to_string(),
                         });
                         let n = self.changes.len();
                         if n > MAX_IDS * 4 {
@@ -190,9 +190,9 @@ impl SequenceState {
             if !probes.is_empty() {
                 self.failed.push(FailedCall {
                     at_ms: t,
-                    region: obs.region.clone(),
-                    model: obs.model_id.clone(),
-                    event_id: obs.event_id.clone(),
+                    region: obs.region.to_string(),
+                    model: obs.model_id.as_deref().map(str::to_string),
+                    event_id: obs.event_id.to_string(),
                 });
                 if self.failed.len() > MAX_FAILED {
                     self.failed.remove(0);
@@ -254,7 +254,7 @@ impl SequenceState {
                 return None;
             }
             let c = pos.and_then(|i| self.chains.get_mut(i))?;
-            c.event_ids.push(obs.event_id.clone());
+            c.event_ids.push(obs.event_id.to_string());
             if c.event_ids.len() > MAX_IDS {
                 c.event_ids.remove(0);
             }
@@ -281,7 +281,7 @@ impl SequenceState {
                 id: seq.id.clone(),
                 step: 1,
                 started_ms: t,
-                event_ids: vec![obs.event_id.clone()],
+                event_ids: vec![obs.event_id.to_string()],
             };
             match pos {
                 Some(i) => {

@@ -74,7 +74,7 @@ impl Obs {
             seq = seq.wrapping_mul(31).wrapping_add(u64::from(b));
         }
         Obs(Observation {
-            event_id: format!("ev-{t}-{name}-{seq:x}"),
+            event_id: format!("ev-{t}-{name}-{seq:x}").into(),
             event_time: t,
             account_id: "111122223333".into(),
             principal: principal.into(),
@@ -335,7 +335,7 @@ fn steady_history_then_new_country_generic_client_burst_is_high() {
         .alice
         .profile
         .country
-        .count(&"BR".to_string())
+        .count("BR")
         .unwrap_or(0.0);
     assert!(br <= learned as f64 + 0.01, "{br}");
 }
@@ -725,7 +725,7 @@ fn poisoning_threshold_at_medium_keeps_the_whole_burst_out() {
             ("country", detect::Bucket::Unseen)
         );
     }
-    assert!(w.alice.profile.country.count(&"BR".to_string()).is_none());
+    assert!(w.alice.profile.country.count("BR").is_none());
 }
 
 #[test]
@@ -741,7 +741,7 @@ fn poisoning_can_be_disabled() {
         assert!(v.learn);
     }
     // Counted once per active hour: the burst is one hour of evidence.
-    assert!(w.alice.profile.country.count(&"BR".to_string()).unwrap() >= 1.0);
+    assert!(w.alice.profile.country.count("BR").unwrap() >= 1.0);
 }
 
 #[test]
@@ -954,13 +954,13 @@ mod no_panic {
                         o.0.event_source = "s3.amazonaws.com".into();
                         o.0.bedrock = None;
                     }
-                    o.0.geo.country = country;
+                    o.0.geo.country = country.map(Into::into);
                     o.0.geo.latitude = lat;
                     o.0.geo.longitude = lon;
                     o.0.geo.asn = asn;
-                    o.0.region = region;
+                    o.0.region = region.into();
                     o.0.client.generic = generic;
-                    o.0.error_code = err;
+                    o.0.error_code = err.map(Into::into);
                     o.0
                 },
             )
@@ -1024,7 +1024,7 @@ fn a_roaming_principal_is_not_flagged_for_one_more_country() {
             let cc = countries[rng.next(countries.len() as u64) as usize];
             let geo = Geo {
                 country: Some(cc.into()),
-                city: Some(format!("City-{cc}")),
+                city: Some(format!("City-{cc}").into()),
                 asn: Some(64_500 + rng.next(20) as u32),
                 ..Geo::default()
             };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
-use detect::{Geo, NetClass};
+use detect::{Geo, NetClass, SmolStr};
 use maxminddb::Reader;
 use serde::Deserialize;
 
@@ -438,17 +438,17 @@ fn fill_city(reader: &Reader<Vec<u8>>, ip: IpAddr, geo: &mut Geo) {
             return;
         }
     };
-    geo.country = record.country.and_then(|c| c.iso_code).map(str::to_owned);
+    geo.country = record.country.and_then(|c| c.iso_code).map(SmolStr::new);
     geo.subdivision = record
         .subdivisions
         .and_then(|s| s.into_iter().next())
         .and_then(|s| s.iso_code)
-        .map(str::to_owned);
+        .map(SmolStr::new);
     geo.city = record
         .city
         .and_then(|c| c.names)
         .and_then(|n| n.en)
-        .map(str::to_owned);
+        .map(SmolStr::new);
     if let Some(loc) = record.location {
         geo.latitude = loc.latitude;
         geo.longitude = loc.longitude;
@@ -460,7 +460,7 @@ fn fill_asn(reader: &Reader<Vec<u8>>, ip: IpAddr, geo: &mut Geo) {
     match reader.lookup(ip).and_then(|r| r.decode::<AsnRecord<'_>>()) {
         Ok(Some(record)) => {
             geo.asn = record.autonomous_system_number;
-            geo.as_org = record.autonomous_system_organization.map(str::to_owned);
+            geo.as_org = record.autonomous_system_organization.map(SmolStr::new);
         }
         Ok(None) => {}
         Err(e) => tracing::debug!(%ip, error = %e, "GeoIP ASN lookup failed"),

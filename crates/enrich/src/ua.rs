@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
-use detect::Client;
+use detect::{Client, SmolStr};
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
@@ -239,7 +239,7 @@ impl UaRules {
         if ua.is_empty() {
             return unknown(None);
         }
-        let os = first_match(&self.os_set, ua).map(|i| self.oses[self.os_rules[i].owner].clone());
+        let os = first_match(&self.os_set, ua).map(|i| SmolStr::new(&self.oses[self.os_rules[i].owner]));
         let Some(i) = first_match(&self.family_set, ua) else {
             return unknown(os);
         };
@@ -254,10 +254,10 @@ impl UaRules {
                 let end = digits
                     .find(|c: char| !c.is_ascii_digit())
                     .unwrap_or(digits.len());
-                (end > 0).then(|| digits[..end].to_owned())
+                (end > 0).then(|| SmolStr::new(&digits[..end]))
             });
         Client {
-            family: family.name.clone(),
+            family: SmolStr::new(&family.name),
             major,
             os,
             generic: family.generic,
@@ -277,9 +277,9 @@ impl UaRules {
     }
 }
 
-fn unknown(os: Option<String>) -> Client {
+fn unknown(os: Option<SmolStr>) -> Client {
     Client {
-        family: UNKNOWN_FAMILY.to_owned(),
+        family: SmolStr::new_static(UNKNOWN_FAMILY),
         major: None,
         os,
         generic: false,

@@ -75,7 +75,7 @@ fn every_real_user_agent_normalises_and_known_ones_are_recognised() {
             continue;
         };
         let client = rules.normalize(ua);
-        *families.entry(client.family.clone()).or_default() += 1;
+        *families.entry(client.family.to_string()).or_default() += 1;
         if client.family == UNKNOWN_FAMILY {
             *unknown.entry(ua.to_owned()).or_default() += 1;
         }
