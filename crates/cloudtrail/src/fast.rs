@@ -18,10 +18,13 @@
 //! Where the time goes, and so how it is written: records are 45 keys and 35 short
 //! strings in 1.4 kB, so the per-token overhead matters more than bulk scanning.
 //! Strings are scanned 16 bytes at a time for `"`, `\\` and control characters (a
-//! loop the compiler turns into SIMD compares); known keys are recognised from their
-//! first eight bytes, without scanning for their end ([`Known`]);
-//! nested objects are decoded in place in the record, never built then moved; strings
-//! borrow from the buffer unless they hold escapes, which serde_json decodes.
+//! loop the compiler turns into SIMD compares); keys are expected in the order
+//! CloudTrail writes them and each compared whole where it is expected, with the
+//! punctuation around it, as straight-line code (`in_order!`); out of that order,
+//! known keys are recognised from their first eight bytes, without scanning for
+//! their end ([`Known`]); nested objects are decoded in place in the record, never
+//! built then moved; strings borrow from the buffer unless they hold escapes, which
+//! serde_json decodes.
 
 use std::borrow::Cow;
 
@@ -258,7 +261,7 @@ fn short<const N: usize>(rest: &[u8], key: &[u8; N]) -> bool {
 }
 
 /// Record fields; the discriminant is the field's [`Seen`] bit.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum RecordKey {
     EventVersion,
     EventTime,
@@ -398,7 +401,7 @@ impl Known for RecordKey {
 
 /// `userIdentity` fields, canonical spellings then the others
 /// ([`OtherSpellings`]); the discriminant is the field's [`Seen`] bit.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum IdentityKey {
     Type,
     PrincipalId,
@@ -473,7 +476,7 @@ impl Known for IdentityKey {
 }
 
 /// `sessionContext` fields; the discriminant is the field's [`Seen`] bit.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum ContextKey {
     Attributes,
     SessionIssuer,
@@ -516,7 +519,7 @@ impl Known for ContextKey {
 }
 
 /// `sessionContext.attributes` fields; the discriminant is the field's [`Seen`] bit.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum AttributesKey {
     CreationDate,
     MfaAuthenticated,
@@ -547,7 +550,7 @@ impl Known for AttributesKey {
 }
 
 /// `sessionIssuer` fields; the discriminant is the field's [`Seen`] bit.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum IssuerKey {
     Type,
     PrincipalId,
@@ -588,7 +591,7 @@ impl Known for IssuerKey {
 }
 
 /// `tlsDetails` fields; the discriminant is the field's [`Seen`] bit.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum TlsKey {
     TlsVersion,
     CipherSuite,
@@ -626,7 +629,7 @@ impl Known for TlsKey {
 }
 
 /// `resources[]` fields; the discriminant is the field's [`Seen`] bit.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum ResourceKey {
     Arn,
     AccountId,
@@ -658,6 +661,50 @@ impl Known for ResourceKey {
     }
 }
 
+/// Reads the fields of an object whose `{` is read, in the order CloudTrail writes
+/// them, as straight-line code: each listed key is compared where it is expected,
+/// whole with its quotes, the `,` before it and the `:` after it, then its value is
+/// read by `$read` (as the general loop reads it); a key that is not there is
+/// passed over at the cost of that one compare. Evaluates to the fields read and
+/// whether none was (the `first` of [`Parser::next_key`]), for the general loop that
+/// reads the rest: keys out of this order, other spellings, whitespace, unknown keys,
+/// a second sighting (a duplicate: [`Seen`] tells) and the object's end.
+///
+/// Nothing is read unless the first key is there (after it, every key starts with
+/// `,`). Each listed key must spell its field: debug builds check it against
+/// [`Known::slow`].
+macro_rules! in_order {
+    (
+        $p:ident.$read:ident $args:tt;
+        $first:literal => $first_field:expr
+        $(, $key:literal => $field:expr)* $(,)?
+    ) => {{
+        let mut seen = Seen::default();
+        let none = !$p.next_is(concat!("\"", $first, "\":").as_bytes());
+        if !none {
+            debug_assert!(spells($first, $first_field));
+            in_order!(@read $p.$read $args $first_field)?;
+            seen.add($first_field as u32);
+            $(
+                if $p.next_is(concat!(",\"", $key, "\":").as_bytes()) {
+                    debug_assert!(spells($key, $field));
+                    in_order!(@read $p.$read $args $field)?;
+                    seen.add($field as u32);
+                }
+            )*
+        }
+        (seen, none)
+    }};
+    (@read $p:ident.$read:ident ($($arg:expr),*) $field:expr) => {
+        $p.$read($($arg,)* $field)
+    };
+}
+
+/// Whether `key` is a spelling of `field` (a check for [`in_order!`]).
+fn spells<F: Known + PartialEq>(key: &str, field: F) -> bool {
+    F::slow(key.as_bytes()) == field
+}
+
 /// `PLAIN`: no control character before the trailing whitespace, so strings cannot
 /// hold one, and their ends are found by looking for `"` and `\\` alone.
 struct Parser<'a, const PLAIN: bool> {
@@ -679,6 +726,12 @@ impl Seen {
         }
         self.0 |= mask;
         Some(())
+    }
+
+    /// Marks a field seen, known to be seen for the first time.
+    #[inline(always)]
+    fn add(&mut self, bit: u32) {
+        self.0 |= 1u64 << bit;
     }
 }
 
@@ -805,6 +858,19 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
     fn key(&mut self) -> Fast<&'a [u8]> {
         self.expect(b'"')?;
         self.key_body()
+    }
+
+    /// Whether the next bytes are `key` (no whitespace before), read if they are.
+    #[inline(always)]
+    fn next_is(&mut self, key: &[u8]) -> bool {
+        let hit = self
+            .bytes()
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(key));
+        if hit {
+            self.pos += key.len();
+        }
+        hit
     }
 
     /// A key of a known object, and its colon: recognised from its first bytes when
@@ -1070,47 +1136,85 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
 
     fn record(&mut self, r: &mut Record<'a>) -> Fast<()> {
         use RecordKey as K;
-        let mut seen = Seen::default();
         self.expect(b'{')?;
-        let mut first = true;
+        let (mut seen, mut first) = in_order!(self.record_field(r);
+            "eventVersion" => K::EventVersion,
+            "userIdentity" => K::UserIdentity,
+            "eventTime" => K::EventTime,
+            "eventSource" => K::EventSource,
+            "eventName" => K::EventName,
+            "awsRegion" => K::AwsRegion,
+            "sourceIPAddress" => K::SourceIpAddress,
+            "userAgent" => K::UserAgent,
+            "errorCode" => K::ErrorCode,
+            "errorMessage" => K::ErrorMessage,
+            "requestParameters" => K::RequestParameters,
+            "responseElements" => K::ResponseElements,
+            "additionalEventData" => K::AdditionalEventData,
+            "requestID" => K::RequestId,
+            "eventID" => K::EventId,
+            "readOnly" => K::ReadOnly,
+            "resources" => K::Resources,
+            "eventType" => K::EventType,
+            "apiVersion" => K::ApiVersion,
+            "managementEvent" => K::ManagementEvent,
+            "recipientAccountId" => K::RecipientAccountId,
+            "sharedEventID" => K::SharedEventId,
+            "vpcEndpointId" => K::VpcEndpointId,
+            "serviceEventDetails" => K::ServiceEventDetails,
+            "eventCategory" => K::EventCategory,
+            "tlsDetails" => K::TlsDetails,
+            "sessionCredentialFromConsole" => K::SessionCredentialFromConsole,
+        );
         while let Some(key) = self.next_key::<RecordKey>(&mut first)? {
-            match key {
-                K::EventVersion => r.event_version = self.opt_str()?,
-                K::EventTime => r.event_time = self.req_str()?,
-                K::EventSource => r.event_source = self.req_str()?,
-                K::EventName => r.event_name = self.req_str()?,
-                K::AwsRegion => r.aws_region = self.opt_str()?,
-                K::SourceIpAddress => r.source_ip_address = self.opt_str()?,
-                K::UserAgent => r.user_agent = self.opt_str()?,
-                K::ErrorCode => r.error_code = self.opt_str()?,
-                K::ErrorMessage => r.error_message = self.opt_str()?,
-                K::RequestId => r.request_id = self.opt_str()?,
-                K::EventId => r.event_id = self.opt_str()?,
-                K::EventType => r.event_type = self.opt_str()?,
-                K::ApiVersion => r.api_version = self.opt_str()?,
-                K::ReadOnly => r.read_only = self.opt_bool()?,
-                K::ManagementEvent => r.management_event = self.opt_bool()?,
-                K::RecipientAccountId => r.recipient_account_id = self.opt_str()?,
-                K::EventCategory => r.event_category = self.opt_str()?,
-                K::SharedEventId => r.shared_event_id = self.opt_str()?,
-                K::VpcEndpointId => r.vpc_endpoint_id = self.opt_str()?,
-                K::VpcEndpointAccountId => r.vpc_endpoint_account_id = self.opt_str()?,
-                K::SessionCredentialFromConsole => {
-                    r.session_credential_from_console = self.opt_bool()?;
-                }
-                K::UserIdentity => self.user_identity(&mut r.user_identity)?,
-                K::TlsDetails => self.tls_details(&mut r.tls_details)?,
-                K::RequestParameters => r.request_parameters = self.opt_raw()?,
-                K::ResponseElements => r.response_elements = self.opt_raw()?,
-                K::AdditionalEventData => r.additional_event_data = self.opt_raw()?,
-                K::ServiceEventDetails => r.service_event_details = self.opt_raw()?,
-                K::Resources => r.resources = self.resources()?,
-                K::Other => {
-                    self.skip_value()?;
-                    continue;
-                }
+            if let K::Other = key {
+                self.skip_value()?;
+                continue;
             }
+            self.record_field(r, key)?;
             seen.first(key as u32)?;
+        }
+        Some(())
+    }
+
+    /// The value of one record field, into its place.
+    #[inline(always)]
+    fn record_field(&mut self, r: &mut Record<'a>, key: RecordKey) -> Fast<()> {
+        use RecordKey as K;
+        match key {
+            K::EventVersion => r.event_version = self.opt_str()?,
+            K::EventTime => r.event_time = self.req_str()?,
+            K::EventSource => r.event_source = self.req_str()?,
+            K::EventName => r.event_name = self.req_str()?,
+            K::AwsRegion => r.aws_region = self.opt_str()?,
+            K::SourceIpAddress => r.source_ip_address = self.opt_str()?,
+            K::UserAgent => r.user_agent = self.opt_str()?,
+            K::ErrorCode => r.error_code = self.opt_str()?,
+            K::ErrorMessage => r.error_message = self.opt_str()?,
+            K::RequestId => r.request_id = self.opt_str()?,
+            K::EventId => r.event_id = self.opt_str()?,
+            K::EventType => r.event_type = self.opt_str()?,
+            K::ApiVersion => r.api_version = self.opt_str()?,
+            K::ReadOnly => r.read_only = self.opt_bool()?,
+            K::ManagementEvent => r.management_event = self.opt_bool()?,
+            K::RecipientAccountId => r.recipient_account_id = self.opt_str()?,
+            K::EventCategory => r.event_category = self.opt_str()?,
+            K::SharedEventId => r.shared_event_id = self.opt_str()?,
+            K::VpcEndpointId => r.vpc_endpoint_id = self.opt_str()?,
+            K::VpcEndpointAccountId => r.vpc_endpoint_account_id = self.opt_str()?,
+            K::SessionCredentialFromConsole => {
+                r.session_credential_from_console = self.opt_bool()?;
+            }
+            K::UserIdentity => self.user_identity(&mut r.user_identity)?,
+            K::TlsDetails => self.tls_details(&mut r.tls_details)?,
+            K::RequestParameters => r.request_parameters = self.opt_raw()?,
+            K::ResponseElements => r.response_elements = self.opt_raw()?,
+            K::AdditionalEventData => r.additional_event_data = self.opt_raw()?,
+            K::ServiceEventDetails => r.service_event_details = self.opt_raw()?,
+            K::Resources => r.resources = self.resources()?,
+            K::Other => {
+                self.skip_value()?;
+            }
         }
         Some(())
     }
@@ -1122,42 +1226,67 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
         let Some(u) = self.open_object(slot)? else {
             return Some(());
         };
-        let mut seen = Seen::default();
         let mut other = OtherSpellings::default();
-        let mut first = true;
+        let (mut seen, mut first) = in_order!(self.identity_field(u, &mut other);
+            "type" => K::Type,
+            "principalId" => K::PrincipalId,
+            "arn" => K::Arn,
+            "accountId" => K::AccountId,
+            "accessKeyId" => K::AccessKeyId,
+            "userName" => K::UserName,
+            "sessionContext" => K::SessionContext,
+            "invokedBy" => K::InvokedBy,
+        );
         while let Some(key) = self.next_key::<IdentityKey>(&mut first)? {
-            match key {
-                K::Type => u.kind = self.opt_str()?,
-                K::PrincipalId => u.principal_id = self.opt_str()?,
-                K::Arn => u.arn = self.opt_str()?,
-                K::AccountId => u.account_id = self.opt_str()?,
-                K::AccessKeyId => u.access_key_id = self.opt_str()?,
-                K::UserName => u.user_name = self.opt_str()?,
-                K::InvokedBy => u.invoked_by = self.opt_str()?,
-                K::CredentialId => u.credential_id = self.opt_str()?,
-                K::IdentityProvider => u.identity_provider = self.opt_str()?,
-                K::SessionContext => self.session_context(&mut u.session_context)?,
-                K::Other => {
-                    self.skip_value()?;
-                    continue;
-                }
-                _ => {
-                    match key {
-                        K::PrincipalIdLower => other.principal_id = self.opt_str()?,
-                        K::AccountIdLower => other.account_id = self.opt_str()?,
-                        K::AccesKeyIdTypo => other.access_key_id_typo = self.opt_str()?,
-                        K::AccessKeyIdLower => other.access_key_id = self.opt_str()?,
-                        K::UserNameLower => other.user_name = self.opt_str()?,
-                        K::InvokedByLower => other.invoked_by = self.opt_str()?,
-                        _ => self.session_context(&mut other.session_context)?,
-                    }
-                    other.any = true;
-                }
+            if let K::Other = key {
+                self.skip_value()?;
+                continue;
             }
+            self.identity_field(u, &mut other, key)?;
             seen.first(key as u32)?;
         }
         if other.any {
             other.merge_into(u);
+        }
+        Some(())
+    }
+
+    /// The value of one `userIdentity` field: into its place when spelled
+    /// canonically, else into `other`.
+    #[inline(always)]
+    fn identity_field(
+        &mut self,
+        u: &mut UserIdentity<'a>,
+        other: &mut OtherSpellings<'a>,
+        key: IdentityKey,
+    ) -> Fast<()> {
+        use IdentityKey as K;
+        match key {
+            K::Type => u.kind = self.opt_str()?,
+            K::PrincipalId => u.principal_id = self.opt_str()?,
+            K::Arn => u.arn = self.opt_str()?,
+            K::AccountId => u.account_id = self.opt_str()?,
+            K::AccessKeyId => u.access_key_id = self.opt_str()?,
+            K::UserName => u.user_name = self.opt_str()?,
+            K::InvokedBy => u.invoked_by = self.opt_str()?,
+            K::CredentialId => u.credential_id = self.opt_str()?,
+            K::IdentityProvider => u.identity_provider = self.opt_str()?,
+            K::SessionContext => self.session_context(&mut u.session_context)?,
+            K::Other => {
+                self.skip_value()?;
+            }
+            _ => {
+                match key {
+                    K::PrincipalIdLower => other.principal_id = self.opt_str()?,
+                    K::AccountIdLower => other.account_id = self.opt_str()?,
+                    K::AccesKeyIdTypo => other.access_key_id_typo = self.opt_str()?,
+                    K::AccessKeyIdLower => other.access_key_id = self.opt_str()?,
+                    K::UserNameLower => other.user_name = self.opt_str()?,
+                    K::InvokedByLower => other.invoked_by = self.opt_str()?,
+                    _ => self.session_context(&mut other.session_context)?,
+                }
+                other.any = true;
+            }
         }
         Some(())
     }
@@ -1167,21 +1296,37 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
         let Some(s) = self.open_object(slot)? else {
             return Some(());
         };
-        let mut seen = Seen::default();
-        let mut first = true;
+        let (mut seen, mut first) = in_order!(self.context_field(s);
+            "sessionIssuer" => K::SessionIssuer,
+            "webIdFederationData" => K::WebIdFederationData,
+            "attributes" => K::Attributes,
+            "sourceIdentity" => K::SourceIdentity,
+            "ec2RoleDelivery" => K::Ec2RoleDelivery,
+        );
         while let Some(key) = self.next_key::<ContextKey>(&mut first)? {
-            match key {
-                K::SessionIssuer => self.session_issuer(&mut s.session_issuer)?,
-                K::WebIdFederationData => s.web_id_federation_data = self.opt_raw()?,
-                K::Attributes => self.session_attributes(&mut s.attributes)?,
-                K::Ec2RoleDelivery => s.ec2_role_delivery = self.opt_str()?,
-                K::SourceIdentity => s.source_identity = self.opt_str()?,
-                K::Other => {
-                    self.skip_value()?;
-                    continue;
-                }
+            if let K::Other = key {
+                self.skip_value()?;
+                continue;
             }
+            self.context_field(s, key)?;
             seen.first(key as u32)?;
+        }
+        Some(())
+    }
+
+    /// The value of one `sessionContext` field, into its place.
+    #[inline(always)]
+    fn context_field(&mut self, s: &mut SessionContext<'a>, key: ContextKey) -> Fast<()> {
+        use ContextKey as K;
+        match key {
+            K::SessionIssuer => self.session_issuer(&mut s.session_issuer)?,
+            K::WebIdFederationData => s.web_id_federation_data = self.opt_raw()?,
+            K::Attributes => self.session_attributes(&mut s.attributes)?,
+            K::Ec2RoleDelivery => s.ec2_role_delivery = self.opt_str()?,
+            K::SourceIdentity => s.source_identity = self.opt_str()?,
+            K::Other => {
+                self.skip_value()?;
+            }
         }
         Some(())
     }
@@ -1191,18 +1336,31 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
         let Some(a) = self.open_object(slot)? else {
             return Some(());
         };
-        let mut seen = Seen::default();
-        let mut first = true;
+        let (mut seen, mut first) = in_order!(self.attributes_field(a);
+            "creationDate" => K::CreationDate,
+            "mfaAuthenticated" => K::MfaAuthenticated,
+        );
         while let Some(key) = self.next_key::<AttributesKey>(&mut first)? {
-            match key {
-                K::CreationDate => a.creation_date = self.opt_str()?,
-                K::MfaAuthenticated => a.mfa_authenticated = self.opt_bool()?,
-                K::Other => {
-                    self.skip_value()?;
-                    continue;
-                }
+            if let K::Other = key {
+                self.skip_value()?;
+                continue;
             }
+            self.attributes_field(a, key)?;
             seen.first(key as u32)?;
+        }
+        Some(())
+    }
+
+    /// The value of one `sessionContext.attributes` field, into its place.
+    #[inline(always)]
+    fn attributes_field(&mut self, a: &mut SessionAttributes<'a>, key: AttributesKey) -> Fast<()> {
+        use AttributesKey as K;
+        match key {
+            K::CreationDate => a.creation_date = self.opt_str()?,
+            K::MfaAuthenticated => a.mfa_authenticated = self.opt_bool()?,
+            K::Other => {
+                self.skip_value()?;
+            }
         }
         Some(())
     }
@@ -1212,21 +1370,37 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
         let Some(i) = self.open_object(slot)? else {
             return Some(());
         };
-        let mut seen = Seen::default();
-        let mut first = true;
+        let (mut seen, mut first) = in_order!(self.issuer_field(i);
+            "type" => K::Type,
+            "principalId" => K::PrincipalId,
+            "arn" => K::Arn,
+            "accountId" => K::AccountId,
+            "userName" => K::UserName,
+        );
         while let Some(key) = self.next_key::<IssuerKey>(&mut first)? {
-            match key {
-                K::Type => i.kind = self.opt_str()?,
-                K::PrincipalId => i.principal_id = self.opt_str()?,
-                K::Arn => i.arn = self.opt_str()?,
-                K::AccountId => i.account_id = self.opt_str()?,
-                K::UserName => i.user_name = self.opt_str()?,
-                K::Other => {
-                    self.skip_value()?;
-                    continue;
-                }
+            if let K::Other = key {
+                self.skip_value()?;
+                continue;
             }
+            self.issuer_field(i, key)?;
             seen.first(key as u32)?;
+        }
+        Some(())
+    }
+
+    /// The value of one `sessionIssuer` field, into its place.
+    #[inline(always)]
+    fn issuer_field(&mut self, i: &mut SessionIssuer<'a>, key: IssuerKey) -> Fast<()> {
+        use IssuerKey as K;
+        match key {
+            K::Type => i.kind = self.opt_str()?,
+            K::PrincipalId => i.principal_id = self.opt_str()?,
+            K::Arn => i.arn = self.opt_str()?,
+            K::AccountId => i.account_id = self.opt_str()?,
+            K::UserName => i.user_name = self.opt_str()?,
+            K::Other => {
+                self.skip_value()?;
+            }
         }
         Some(())
     }
@@ -1236,19 +1410,33 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
         let Some(t) = self.open_object(slot)? else {
             return Some(());
         };
-        let mut seen = Seen::default();
-        let mut first = true;
+        let (mut seen, mut first) = in_order!(self.tls_field(t);
+            "tlsVersion" => K::TlsVersion,
+            "cipherSuite" => K::CipherSuite,
+            "clientProvidedHostHeader" => K::ClientProvidedHostHeader,
+        );
         while let Some(key) = self.next_key::<TlsKey>(&mut first)? {
-            match key {
-                K::TlsVersion => t.tls_version = self.opt_str()?,
-                K::CipherSuite => t.cipher_suite = self.opt_str()?,
-                K::ClientProvidedHostHeader => t.client_provided_host_header = self.opt_str()?,
-                K::Other => {
-                    self.skip_value()?;
-                    continue;
-                }
+            if let K::Other = key {
+                self.skip_value()?;
+                continue;
             }
+            self.tls_field(t, key)?;
             seen.first(key as u32)?;
+        }
+        Some(())
+    }
+
+    /// The value of one `tlsDetails` field, into its place.
+    #[inline(always)]
+    fn tls_field(&mut self, t: &mut TlsDetails<'a>, key: TlsKey) -> Fast<()> {
+        use TlsKey as K;
+        match key {
+            K::TlsVersion => t.tls_version = self.opt_str()?,
+            K::CipherSuite => t.cipher_suite = self.opt_str()?,
+            K::ClientProvidedHostHeader => t.client_provided_host_header = self.opt_str()?,
+            K::Other => {
+                self.skip_value()?;
+            }
         }
         Some(())
     }
@@ -1549,5 +1737,241 @@ mod tests {
         text[5] = 0x7f;
         text[6] = 0xc3;
         assert_eq!(find_special(&text, 0), 40);
+    }
+
+    /// A value in [`canonical`]: JSON text, or an object's fields in order.
+    #[derive(Clone, Debug)]
+    enum Node {
+        Leaf(&'static str),
+        Object(Vec<(&'static str, Node)>),
+    }
+
+    /// A record with every key [`in_order`] expects, in the order it expects them
+    /// (what CloudTrail writes, and then some).
+    fn canonical() -> Node {
+        use Node::{Leaf, Object};
+        let issuer = Object(vec![
+            ("type", Leaf(r#""Role""#)),
+            ("principalId", Leaf(r#""AROAEXAMPLE""#)),
+            ("arn", Leaf(r#""arn:aws:iam::123456789012:role/r""#)),
+            ("accountId", Leaf(r#""123456789012""#)),
+            ("userName", Leaf(r#""r""#)),
+        ]);
+        let attributes = Object(vec![
+            ("creationDate", Leaf(r#""2023-07-10T11:00:00Z""#)),
+            ("mfaAuthenticated", Leaf(r#""false""#)),
+        ]);
+        let context = Object(vec![
+            ("sessionIssuer", issuer),
+            ("webIdFederationData", Leaf("{}")),
+            ("attributes", attributes),
+            ("sourceIdentity", Leaf(r#""me""#)),
+            ("ec2RoleDelivery", Leaf(r#""2.0""#)),
+        ]);
+        let identity = Object(vec![
+            ("type", Leaf(r#""AssumedRole""#)),
+            ("principalId", Leaf(r#""AROAEXAMPLE:me""#)),
+            (
+                "arn",
+                Leaf(r#""arn:aws:sts::123456789012:assumed-role/r/me""#),
+            ),
+            ("accountId", Leaf(r#""123456789012""#)),
+            ("accessKeyId", Leaf(r#""ASIAEXAMPLE""#)),
+            ("userName", Leaf(r#""me""#)),
+            ("sessionContext", context),
+            ("invokedBy", Leaf(r#""bedrock.amazonaws.com""#)),
+        ]);
+        let tls = Object(vec![
+            ("tlsVersion", Leaf(r#""TLSv1.3""#)),
+            ("cipherSuite", Leaf(r#""TLS_AES_128_GCM_SHA256""#)),
+            (
+                "clientProvidedHostHeader",
+                Leaf(r#""bedrock.us-east-1.amazonaws.com""#),
+            ),
+        ]);
+        Object(vec![
+            ("eventVersion", Leaf(r#""1.09""#)),
+            ("userIdentity", identity),
+            ("eventTime", Leaf(r#""2023-07-10T11:45:02Z""#)),
+            ("eventSource", Leaf(r#""bedrock.amazonaws.com""#)),
+            ("eventName", Leaf(r#""InvokeModel""#)),
+            ("awsRegion", Leaf(r#""us-east-1""#)),
+            ("sourceIPAddress", Leaf(r#""192.0.2.1""#)),
+            ("userAgent", Leaf(r#""Boto3/1.28 \"quoted\"""#)),
+            ("errorCode", Leaf(r#""AccessDenied""#)),
+            ("errorMessage", Leaf(r#""no \u0041ccess""#)),
+            (
+                "requestParameters",
+                Leaf(r#"{"modelId":"m","n":[1,2.5,null]}"#),
+            ),
+            ("responseElements", Leaf("null")),
+            ("additionalEventData", Leaf(r#"{"k":"v"}"#)),
+            ("requestID", Leaf(r#""req""#)),
+            ("eventID", Leaf(r#""ev""#)),
+            ("readOnly", Leaf("false")),
+            (
+                "resources",
+                Leaf(r#"[{"ARN":"a","accountId":"1","type":"t"}]"#),
+            ),
+            ("eventType", Leaf(r#""AwsApiCall""#)),
+            ("apiVersion", Leaf(r#""2023-01-01""#)),
+            ("managementEvent", Leaf(r#""true""#)),
+            ("recipientAccountId", Leaf(r#""123456789012""#)),
+            ("sharedEventID", Leaf(r#""shared""#)),
+            ("vpcEndpointId", Leaf(r#""vpce-1""#)),
+            ("serviceEventDetails", Leaf(r#"{"d":true}"#)),
+            ("eventCategory", Leaf(r#""Management""#)),
+            ("tlsDetails", tls),
+            ("sessionCredentialFromConsole", Leaf(r#""true""#)),
+        ])
+    }
+
+    /// `node` as compact JSON, with `ws` before every key and around every colon.
+    fn render(node: &Node, ws: &str, out: &mut String) {
+        match node {
+            Node::Leaf(text) => out.push_str(text),
+            Node::Object(fields) => {
+                out.push('{');
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&format!("{ws}\"{key}\"{ws}:{ws}"));
+                    render(value, ws, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// One change to the canonical order.
+    #[derive(Clone, Debug)]
+    enum Edit {
+        Drop(usize),
+        Swap(usize),
+        Duplicate(usize, usize),
+        Unknown(usize),
+        Spelling(usize),
+    }
+
+    /// Applies `edit` to the object at pre-order position `which` in `node`.
+    fn apply(node: &mut Node, which: &mut usize, edit: &Edit) -> bool {
+        let Node::Object(fields) = node else {
+            return false;
+        };
+        if *which == 0 {
+            let n = fields.len();
+            match *edit {
+                _ if n == 0 => {}
+                Edit::Drop(at) => {
+                    fields.remove(at % n);
+                }
+                Edit::Swap(at) if n > 1 => fields.swap(at % (n - 1), at % (n - 1) + 1),
+                Edit::Swap(_) => {}
+                Edit::Duplicate(from, to) => {
+                    let field = fields[from % n].clone();
+                    fields.insert(to % (n + 1), field);
+                }
+                Edit::Unknown(at) => fields.insert(
+                    at % (n + 1),
+                    ("other", Node::Leaf(r#"[1,{"eventTime":"x"}]"#)),
+                ),
+                Edit::Spelling(at) => {
+                    let (key, _) = &mut fields[at % n];
+                    *key = match *key {
+                        "accountId" => "accountid",
+                        "accessKeyId" => "accesKeyId",
+                        "sessionIssuer" => "sessionissuer",
+                        "mfaAuthenticated" => "mfaauthenticated",
+                        "principalId" => "principalid",
+                        "userName" => "username",
+                        "eventTime" => "EventTime",
+                        other => other,
+                    };
+                }
+            }
+            return true;
+        }
+        *which -= 1;
+        fields
+            .iter_mut()
+            .any(|(_, value)| apply(value, which, edit))
+    }
+
+    /// `records` (rendered) read by the hand-written reader and by serde: the same
+    /// records, or the reader gives up. Returns whether it read them.
+    fn check(records: &[String]) -> bool {
+        let buf = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        crate::log::fast_tests::same_as_serde(buf.as_bytes())
+    }
+
+    #[test]
+    fn in_order_reads_the_canonical_record_and_every_variation_as_serde_does() {
+        let mut text = String::new();
+        render(&canonical(), "", &mut text);
+        assert!(check(&[text.clone(), text]), "the canonical record is read");
+        // Each object (pre-order: record, userIdentity, sessionContext,
+        // sessionIssuer, attributes, tlsDetails), each field, each kind of edit.
+        for which in 0..6 {
+            for at in 0..30 {
+                for edit in [
+                    Edit::Drop(at),
+                    Edit::Swap(at),
+                    Edit::Duplicate(at, at + 1),
+                    Edit::Duplicate(at, at + 7),
+                    Edit::Unknown(at),
+                    Edit::Spelling(at),
+                ] {
+                    let mut node = canonical();
+                    assert!(apply(&mut node, &mut { which }, &edit));
+                    for ws in ["", " ", "\n\t"] {
+                        let mut text = String::new();
+                        render(&node, ws, &mut text);
+                        let taken = check(&[text.clone()]);
+                        let duplicate = matches!(edit, Edit::Duplicate(..));
+                        assert!(
+                            taken || duplicate,
+                            "gave up on {which} {edit:?} {ws:?}: {text}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn edit() -> impl Strategy<Value = (usize, Edit)> {
+        let at = 0usize..40;
+        (
+            0usize..6,
+            prop_oneof![
+                at.clone().prop_map(Edit::Drop),
+                at.clone().prop_map(Edit::Swap),
+                (at.clone(), at.clone()).prop_map(|(a, b)| Edit::Duplicate(a, b)),
+                at.clone().prop_map(Edit::Unknown),
+                at.prop_map(Edit::Spelling),
+            ],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any number of edits anywhere, and whitespace: the hand-written reader
+        /// (in order, then the general loop) reads what serde reads.
+        #[test]
+        fn in_order_falls_back_exactly(
+            edits in prop::collection::vec(edit(), 0..6),
+            ws in prop::sample::select(vec!["", "", " ", "\r\n"]),
+        ) {
+            let mut node = canonical();
+            for (which, edit) in &edits {
+                apply(&mut node, &mut { *which }, edit);
+            }
+            let mut text = String::new();
+            render(&node, ws, &mut text);
+            let taken = check(&[text.clone(), text]);
+            let duplicate = edits.iter().any(|(_, e)| matches!(e, Edit::Duplicate(..)));
+            prop_assert!(taken || duplicate);
+        }
     }
 }
