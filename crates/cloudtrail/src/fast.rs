@@ -126,7 +126,8 @@ fn first_in_block(block: &[u8; 16], hit: impl Fn(u8) -> bool) -> Option<usize> {
 /// last few bytes of the buffer.
 #[inline(always)]
 fn find_first(b: &[u8], mut at: usize, hit: impl Fn(u8) -> bool + Copy) -> usize {
-    while let Some(block) = b.get(at..).and_then(|r| r.first_chunk::<16>()) {
+    // One bound check a block (`at..at + 16` rather than `at..` then 16 of it).
+    while let Some(block) = b.get(at..at + 16).and_then(|r| r.first_chunk::<16>()) {
         if let Some(i) = first_in_block(block, hit) {
             return at + i;
         }
@@ -917,6 +918,11 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
     /// `lenient::opt_str`, for the strings and nulls real logs hold.
     #[inline(always)]
     fn opt_str(&mut self) -> Fast<Option<Cow<'a, str>>> {
+        // The usual case first: the string's quote right there.
+        if self.bytes().get(self.pos) == Some(&b'"') {
+            self.pos += 1;
+            return self.string_body().map(Some);
+        }
         match self.peek()? {
             b'"' => {
                 self.pos += 1;
@@ -1128,7 +1134,15 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
             }
             b'{' => {
                 self.pos += 1;
-                Some(Some(slot.insert(T::default())))
+                // Always empty here on the usual path: no drop to call.
+                let object = match slot {
+                    Some(old) => {
+                        *old = T::default();
+                        old
+                    }
+                    None => slot.insert(T::default()),
+                };
+                Some(Some(object))
             }
             _ => None,
         }
