@@ -737,10 +737,10 @@ impl Seen {
 }
 
 /// `userIdentity` key spellings other than the canonical one, kept apart until the
-/// object ends and then merged as [`crate::record::RawUserIdentity`] merges them.
+/// object ends and then merged as [`crate::record::RawUserIdentity`] merges them;
+/// built at the first such key (rare).
 #[derive(Default)]
 struct OtherSpellings<'a> {
-    any: bool,
     principal_id: Option<Cow<'a, str>>,
     account_id: Option<Cow<'a, str>>,
     access_key_id_typo: Option<Cow<'a, str>>,
@@ -1112,6 +1112,10 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
             if self.eat(b'}') {
                 return Some(None);
             }
+        } else if self.bytes().get(self.pos) == Some(&b'}') {
+            // The end right there: what ends every object read in order.
+            self.pos += 1;
+            return Some(None);
         } else if self.bytes().get(self.pos..).and_then(<[u8]>::first_chunk) == Some(b",\"") {
             // The usual compact `,"`: both at once.
             self.pos += 2;
@@ -1240,7 +1244,7 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
         let Some(u) = self.open_object(slot)? else {
             return Some(());
         };
-        let mut other = OtherSpellings::default();
+        let mut other = None;
         let (mut seen, mut first) = in_order!(self.identity_field(u, &mut other);
             "type" => K::Type,
             "principalId" => K::PrincipalId,
@@ -1259,7 +1263,7 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
             self.identity_field(u, &mut other, key)?;
             seen.first(key as u32)?;
         }
-        if other.any {
+        if let Some(other) = other {
             other.merge_into(u);
         }
         Some(())
@@ -1271,7 +1275,7 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
     fn identity_field(
         &mut self,
         u: &mut UserIdentity<'a>,
-        other: &mut OtherSpellings<'a>,
+        other: &mut Option<OtherSpellings<'a>>,
         key: IdentityKey,
     ) -> Fast<()> {
         use IdentityKey as K;
@@ -1290,6 +1294,7 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
                 self.skip_value()?;
             }
             _ => {
+                let other = other.get_or_insert_with(OtherSpellings::default);
                 match key {
                     K::PrincipalIdLower => other.principal_id = self.opt_str()?,
                     K::AccountIdLower => other.account_id = self.opt_str()?,
@@ -1299,7 +1304,6 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
                     K::InvokedByLower => other.invoked_by = self.opt_str()?,
                     _ => self.session_context(&mut other.session_context)?,
                 }
-                other.any = true;
             }
         }
         Some(())

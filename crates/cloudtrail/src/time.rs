@@ -76,44 +76,66 @@ pub fn parse_event_time(s: &str) -> Option<EpochMillis> {
     Some(secs * 1000 + millis)
 }
 
+/// The canonical `eventTime`, `0` where a digit goes.
+const CANONICAL: &[u8; 20] = b"0000-00-00T00:00:00Z";
+
+/// [`CANONICAL`] as the two little-endian words [`is_event_time`] reads (its first
+/// 16 bytes, then its last 4): `0xff` where a digit goes, and the other bytes.
+const fn layout() -> ([u128; 2], [u128; 2]) {
+    let mut digits = [0u128; 2];
+    let mut others = [0u128; 2];
+    let mut i = 0;
+    while i < 20 {
+        let (word, shift) = if i < 16 {
+            (0, i * 8)
+        } else {
+            (1, (i - 16) * 8)
+        };
+        if CANONICAL[i] == b'0' {
+            digits[word] |= 0xff << shift;
+        } else {
+            others[word] |= (CANONICAL[i] as u128) << shift;
+        }
+        i += 1;
+    }
+    (digits, others)
+}
+
+/// Whether `word` has an ASCII digit in each byte `digits` marks (`0xff`) and
+/// `others` in the rest, eight bytes at once: a digit xor `0` is below 16 and stays
+/// below 16 when 6 is added to it.
+fn matches_layout(word: u128, digits: u128, others: u128) -> bool {
+    const fn bytes(b: u8) -> u128 {
+        u128::from_ne_bytes([b; 16])
+    }
+    let v = (word ^ (digits & bytes(b'0'))) & digits;
+    let high = digits & bytes(0xf0);
+    word & !digits == others && v & high == 0 && v.wrapping_add(digits & bytes(6)) & high == 0
+}
+
 /// Whether [`parse_event_time`] reads `s`, without computing the instant: the
 /// canonical `2023-07-10T11:45:02Z` checked in place (the hot path of record
-/// validation), anything else left to [`parse_event_time`].
+/// validation: its layout as two words, then the ranges), anything else left to
+/// [`parse_event_time`].
 pub fn is_event_time(s: &str) -> bool {
-    if let &[
-        y0,
-        y1,
-        y2,
-        y3,
-        b'-',
-        m0,
-        m1,
-        b'-',
-        d0,
-        d1,
-        b'T',
-        h0,
-        h1,
-        b':',
-        i0,
-        i1,
-        b':',
-        s0,
-        s1,
-        b'Z',
-    ] = s.as_bytes()
-    {
-        let digits = [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, i0, i1, s0, s1];
-        if digits.iter().all(u8::is_ascii_digit) {
-            let two = |a: u8, b: u8| i64::from(a - b'0') * 10 + i64::from(b - b'0');
-            let year = two(y0, y1) * 100 + two(y2, y3);
-            let (month, day) = (two(m0, m1), two(d0, d1));
+    const LAYOUT: ([u128; 2], [u128; 2]) = layout();
+    let ([d0, d1], [o0, o1]) = LAYOUT;
+    if let Ok(b) = <&[u8; 20]>::try_from(s.as_bytes()) {
+        let (Some(head), Some(tail)) = (b.first_chunk::<16>(), b.last_chunk::<4>()) else {
+            return false;
+        };
+        let head = u128::from_le_bytes(*head);
+        let tail = u128::from(u32::from_le_bytes(*tail));
+        if matches_layout(head, d0, o0) && matches_layout(tail, d1, o1) {
+            let two = |at: usize| i64::from(b[at] - b'0') * 10 + i64::from(b[at + 1] - b'0');
+            let year = two(0) * 100 + two(2);
+            let (month, day) = (two(5), two(8));
             return (1..=12).contains(&month)
                 && day >= 1
                 && day <= days_in_month(year, month)
-                && two(h0, h1) <= 23
-                && two(i0, i1) <= 59
-                && two(s0, s1) <= 60;
+                && two(11) <= 23
+                && two(14) <= 59
+                && two(17) <= 60;
         }
     }
     parse_event_time(s).is_some()
@@ -207,6 +229,27 @@ mod tests {
         }
         for c in &cases {
             assert_eq!(is_event_time(c), parse_event_time(c).is_some(), "{c:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Every byte of the canonical layout, and the bytes around the digits'
+        /// and separators' codes, in every position.
+        #[test]
+        fn is_event_time_agrees_on_any_bytes(
+            edits in proptest::collection::vec((0usize..20, 0x20u8..0x7f), 0..4),
+            base in proptest::sample::select(vec![
+                *b"2024-02-29T23:59:60Z",
+                *b"1999-12-31T00:00:00Z",
+                *b"2023-07-10T11:45:02Z",
+            ]),
+        ) {
+            let mut b = base;
+            for (at, c) in edits {
+                b[at] = c;
+            }
+            let s = std::str::from_utf8(&b).unwrap();
+            proptest::prop_assert_eq!(is_event_time(s), parse_event_time(s).is_some(), "{:?}", s);
         }
     }
 
