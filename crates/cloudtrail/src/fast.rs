@@ -108,8 +108,11 @@ fn is_quote_or_escape(c: u8) -> bool {
 /// The offset of the first byte of `block` for which `hit` holds, if any.
 ///
 /// Written so that the compiler makes SIMD of it: the per-byte answers become a
-/// 16-byte mask (0xff or 0) from one vector compare per test, read as one 128-bit
-/// word whose lowest set bit gives the offset.
+/// 16-byte mask (0xff or 0) from one vector compare per test; whether any byte is
+/// set is an OR of the mask's bytes (one `pmovmskb` and a test), and only then is
+/// the mask read as one 128-bit word whose lowest set bit gives the offset. (Read
+/// as a word for the test too, the mask takes a trip through the stack in every
+/// block.)
 #[inline(always)]
 fn first_in_block(block: &[u8; 16], hit: impl Fn(u8) -> bool) -> Option<usize> {
     // A plain loop: `std::array::from_fn` here is not always inlined.
@@ -117,8 +120,11 @@ fn first_in_block(block: &[u8; 16], hit: impl Fn(u8) -> bool) -> Option<usize> {
     for (m, &c) in mask.iter_mut().zip(block) {
         *m = u8::from(hit(c)).wrapping_neg();
     }
+    if mask.iter().fold(0, |any, &m| any | m) == 0 {
+        return None;
+    }
     let mask = u128::from_le_bytes(mask);
-    (mask != 0).then(|| (mask.trailing_zeros() / 8) as usize)
+    Some((mask.trailing_zeros() / 8) as usize)
 }
 
 /// The position of the first byte at or after `at` for which `hit` holds, or
