@@ -826,7 +826,7 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
     /// A literal (`null`, `true`, `false`) at the current position.
     #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Fast<()> {
-        if !self.bytes().get(self.pos..)?.starts_with(word) {
+        if self.bytes().get(self.pos..self.pos + word.len()) != Some(word) {
             return None;
         }
         // serde_json reads `nullx` as `null` then fails on `x`; so do we, later.
@@ -870,10 +870,8 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
     /// Whether the next bytes are `key` (no whitespace before), read if they are.
     #[inline(always)]
     fn next_is(&mut self, key: &[u8]) -> bool {
-        let hit = self
-            .bytes()
-            .get(self.pos..)
-            .is_some_and(|rest| rest.starts_with(key));
+        // One range (not `pos..` then `starts_with`): one bound check.
+        let hit = self.bytes().get(self.pos..self.pos + key.len()) == Some(key);
         if hit {
             self.pos += key.len();
         }
@@ -954,22 +952,8 @@ impl<'a, const PLAIN: bool> Parser<'a, PLAIN> {
             b'n' => self.literal(b"null").map(|()| None),
             // The usual spellings, whole with their quotes, without a string scan
             // nor a case-insensitive compare.
-            b'"' if self
-                .bytes()
-                .get(self.pos..)
-                .is_some_and(|r| r.starts_with(b"\"true\"")) =>
-            {
-                self.pos += 6;
-                Some(Some(true))
-            }
-            b'"' if self
-                .bytes()
-                .get(self.pos..)
-                .is_some_and(|r| r.starts_with(b"\"false\"")) =>
-            {
-                self.pos += 7;
-                Some(Some(false))
-            }
+            b'"' if self.next_is(b"\"true\"") => Some(Some(true)),
+            b'"' if self.next_is(b"\"false\"") => Some(Some(false)),
             b'"' => match self.string()? {
                 Cow::Borrowed(v) if v.eq_ignore_ascii_case("true") => Some(Some(true)),
                 Cow::Borrowed(v) if v.eq_ignore_ascii_case("false") => Some(Some(false)),
