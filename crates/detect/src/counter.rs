@@ -26,6 +26,7 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::finding::Bucket;
 
@@ -56,6 +57,59 @@ pub struct DecayedCounts<K> {
     /// `items` made outside this module).
     #[serde(skip)]
     hashes: KeyHashes,
+}
+
+/// Equality of counter keys, for confirming a hash match: a counter's keys are short
+/// strings, and comparing them inline costs a fraction of a call into the C library's
+/// `memcmp`, which otherwise ran on every lookup.
+pub trait KeyEq {
+    /// Whether `self` and `other` are the same key.
+    fn key_eq(&self, other: &Self) -> bool;
+}
+
+impl KeyEq for str {
+    #[inline]
+    fn key_eq(&self, other: &str) -> bool {
+        eq_bytes(self.as_bytes(), other.as_bytes())
+    }
+}
+
+impl KeyEq for String {
+    #[inline]
+    fn key_eq(&self, other: &String) -> bool {
+        self.as_str().key_eq(other.as_str())
+    }
+}
+
+impl KeyEq for SmolStr {
+    #[inline]
+    fn key_eq(&self, other: &SmolStr) -> bool {
+        self.as_str().key_eq(other.as_str())
+    }
+}
+
+impl KeyEq for u8 {
+    #[inline]
+    fn key_eq(&self, other: &u8) -> bool {
+        self == other
+    }
+}
+
+/// Byte equality eight bytes at a time: whole words, then the last eight bytes
+/// (which may overlap the words already compared).
+#[inline]
+fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let word = |w: &[u8; 8]| u64::from_ne_bytes(*w);
+    let (wa, _) = a.as_chunks::<8>();
+    let (wb, _) = b.as_chunks::<8>();
+    wa.iter().zip(wb).all(|(x, y)| word(x) == word(y))
+        && a.last_chunk::<8>().map(word) == b.last_chunk::<8>().map(word)
 }
 
 /// The key-hash index of a [`DecayedCounts`]: derived data, so it never makes two
@@ -136,16 +190,39 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
     fn position<Q>(&self, value: &Q, hash: u64) -> Option<usize>
     where
         K: Borrow<Q>,
-        Q: PartialEq + ?Sized,
+        Q: KeyEq + ?Sized,
     {
         if self.hashes.0.len() == self.items.len() {
-            self.hashes
-                .0
-                .iter()
-                .zip(&self.items)
-                .position(|(h, (k, _, _))| *h == hash && k.borrow() == value)
+            // Hashes eight at a time into a bit mask (the compiler makes that a few
+            // vector compares), then only the matches are confirmed by key.
+            let (blocks, rest) = self.hashes.0.as_chunks::<8>();
+            let confirm = |i: usize| {
+                self.items
+                    .get(i)
+                    .is_some_and(|(k, _, _)| k.borrow().key_eq(value))
+            };
+            for (b, block) in blocks.iter().enumerate() {
+                let mut hits = block
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |m, (j, h)| m | (u32::from(*h == hash) << j));
+                while hits != 0 {
+                    let i = b * 8 + hits.trailing_zeros() as usize;
+                    if confirm(i) {
+                        return Some(i);
+                    }
+                    hits &= hits - 1;
+                }
+            }
+            let start = blocks.len() * 8;
+            rest.iter()
+                .enumerate()
+                .find(|&(j, h)| *h == hash && confirm(start + j))
+                .map(|(j, _)| start + j)
         } else {
-            self.items.iter().position(|(k, _, _)| k.borrow() == value)
+            self.items
+                .iter()
+                .position(|(k, _, _)| k.borrow().key_eq(value))
         }
     }
 
@@ -189,7 +266,7 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
     pub fn observe<Q>(&mut self, value: &Q, at_ms: i64, half_life_ms: f64, cap: usize)
     where
         K: Borrow<Q> + From<Q::Owned>,
-        Q: PartialEq + Hash + ToOwned + ?Sized,
+        Q: KeyEq + Hash + ToOwned + ?Sized,
     {
         let hour = at_ms.div_euclid(3_600_000).clamp(0, i64::from(u32::MAX)) as u32;
         self.index();
@@ -239,7 +316,7 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
     pub fn count<Q>(&self, value: &Q) -> Option<f64>
     where
         K: Borrow<Q>,
-        Q: PartialEq + Hash + ?Sized,
+        Q: KeyEq + Hash + ?Sized,
     {
         self.position(value, key_hash(value))
             .and_then(|i| self.items.get(i))
@@ -255,7 +332,7 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
     pub fn odds<Q>(&self, value: &Q, now_ms: i64, half_life_ms: f64, alpha: f64) -> ValueOdds
     where
         K: Borrow<Q>,
-        Q: PartialEq + Hash + ?Sized,
+        Q: KeyEq + Hash + ?Sized,
     {
         // One decay factor serves the total, the missing mass and the count: the same
         // arguments give the same factor, so computing it once changes no bit.
@@ -349,6 +426,41 @@ mod tests {
 
     fn s(x: &str) -> String {
         x.to_string()
+    }
+
+    #[test]
+    fn key_equality_agrees_with_byte_equality_at_every_length_and_position() {
+        for len in 0..40 {
+            let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(eq_bytes(&a, &a.clone()), "{len}");
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!eq_bytes(&a, &b), "len {len}, differing at {at}");
+            }
+            assert!(!eq_bytes(&a, &a[..len.saturating_sub(1)]) || len == 0);
+        }
+        assert!("bedrock:InvokeModel".key_eq("bedrock:InvokeModel"));
+        assert!(!SmolStr::new("us-east-1").key_eq(&SmolStr::new("us-east-2")));
+    }
+
+    #[test]
+    fn every_tracked_value_is_found_across_and_within_blocks_of_eight() {
+        let mut c = DecayedCounts::<String>::new();
+        for n in 0..21 {
+            c.observe(format!("v{n}").as_str(), 1_000 * n, 1e9, 64);
+        }
+        for n in 0..21 {
+            let v = format!("v{n}");
+            assert_eq!(
+                c.position(v.as_str(), key_hash(v.as_str())),
+                Some(n as usize),
+                "{v}"
+            );
+        }
+        assert_eq!(c.position("v21", key_hash("v21")), None);
+        // A hash that matches but a key that does not is no match.
+        assert_eq!(c.position("nope", key_hash("v3")), None);
     }
 
     #[test]

@@ -331,12 +331,7 @@ fn steady_history_then_new_country_generic_client_burst_is_high() {
         .map(|v| v.assessment.as_ref().unwrap().severity)
         .collect();
     assert!(learned < 100, "{learned} learned; severities {sevs:?}");
-    let br = w
-        .alice
-        .profile
-        .country
-        .count("BR")
-        .unwrap_or(0.0);
+    let br = w.alice.profile.country.count("BR").unwrap_or(0.0);
     assert!(br <= learned as f64 + 0.01, "{br}");
 }
 
