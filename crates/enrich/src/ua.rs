@@ -239,7 +239,8 @@ impl UaRules {
         if ua.is_empty() {
             return unknown(None);
         }
-        let os = first_match(&self.os_set, ua).map(|i| SmolStr::new(&self.oses[self.os_rules[i].owner]));
+        let os =
+            first_match(&self.os_set, ua).map(|i| SmolStr::new(&self.oses[self.os_rules[i].owner]));
         let Some(i) = first_match(&self.family_set, ua) else {
             return unknown(os);
         };
