@@ -152,7 +152,7 @@ impl Default for StateConfig {
             dedup_ttl_secs: 86_400,
             replay_batch_events: 250_000,
             commit_chunk_writes: 512,
-            flush_every_ms: 500,
+            flush_every_ms: 100,
             page_cache_bytes: 64 << 20,
         }
     }

@@ -374,6 +374,19 @@ impl Pipeline {
         id: ObjectId<'_>,
         prepared: Prepared,
     ) -> Result<Outcome, PipelineError> {
+        self.process_prepared_then(id, prepared, drop)
+    }
+
+    /// [`Pipeline::process_prepared`], handing the object's observations to `spent`
+    /// once they are staged instead of dropping them here. `replay` sends them back
+    /// to the thread that built them: memory is cheapest to free where it was
+    /// allocated, and that thread has time to spare.
+    pub fn process_prepared_then(
+        &mut self,
+        id: ObjectId<'_>,
+        prepared: Prepared,
+        spent: impl FnOnce(Vec<Observation>),
+    ) -> Result<Outcome, PipelineError> {
         self.stats.files += 1;
         self.stats.bytes += prepared.raw_len;
         let etag = etag_or_none(id.etag);
@@ -413,7 +426,9 @@ impl Pipeline {
             Stats::bump(&mut self.stats.bad_records, reason, n);
         }
 
-        match self.stage(id, etag, decoded.observations) {
+        let staged = self.stage(id, etag, &decoded.observations);
+        spent(decoded.observations);
+        match staged {
             Ok((records, findings)) => {
                 if self.pending.events >= self.batch_events {
                     self.commit()?;
@@ -434,7 +449,7 @@ impl Pipeline {
         &mut self,
         id: ObjectId<'_>,
         etag: &str,
-        observations: Vec<Observation>,
+        observations: &[Observation],
     ) -> Result<(u64, Vec<Finding>), PipelineError> {
         let pending = &mut self.pending;
         let mut findings: Vec<Finding> = Vec::new();

@@ -4,6 +4,8 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
 
+use detect::Observation;
+
 use crate::cli::ReplayArgs;
 use crate::pipeline::{ObjectId, Outcome, Pipeline, PipelineError, Prepared};
 use crate::walk;
@@ -29,21 +31,19 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
                 .with_context(|| format!("cannot create findings file {}", p.display()))?,
         ))),
     };
-    let total_bytes: u64 = objects
-        .iter()
-        .filter_map(|o| std::fs::metadata(o.path()).ok())
-        .map(|m| m.len())
-        .sum();
-    let bar = progress_bar(total_bytes, objects.len(), args.no_progress);
+    let bar = progress_bar(&objects, args.no_progress);
     // A second thread reads, decompresses, parses and enriches the files ahead of the
     // pipeline, which de-duplicates, scores, learns and commits them in order here.
     let preparer = pipeline.preparer();
     std::thread::scope(|scope| -> Result<()> {
         // Sent in groups: one wake-up of the other thread per group, not per file.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared>>>(READ_AHEAD);
+        // Observations come back in groups to be dropped where they were built.
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Vec<Observation>>>();
         let objects = &objects;
         scope.spawn(move || {
             for group in objects.chunks(READ_GROUP) {
+                spent_rx.try_iter().for_each(drop);
                 let mut prepared = Vec::with_capacity(group.len());
                 for obj in group {
                     let path = obj.path();
@@ -70,7 +70,15 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
                 }
             }
         });
+        let mut spent = Vec::with_capacity(READ_GROUP);
         for (obj, prepared) in objects.iter().zip(rx.into_iter().flatten()) {
+            if spent.len() >= READ_GROUP {
+                // The reading thread is gone only when it stopped; then drop here.
+                let _ = spent_tx.send(std::mem::replace(
+                    &mut spent,
+                    Vec::with_capacity(READ_GROUP),
+                ));
+            }
             let prepared = prepared?;
             let raw_len = prepared.raw_len();
             let id = ObjectId {
@@ -78,7 +86,7 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
                 key: &obj.key,
                 etag: None,
             };
-            match pipeline.process_prepared(id, prepared) {
+            match pipeline.process_prepared_then(id, prepared, |o| spent.push(o)) {
                 Ok(Outcome::Processed { findings, .. }) => {
                     if let Some(out) = findings_out.as_mut() {
                         for f in &findings {
@@ -120,9 +128,18 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-/// A progress bar on a terminal, for work that is long enough to want one.
-fn progress_bar(bytes: u64, files: usize, disabled: bool) -> Option<indicatif::ProgressBar> {
-    if disabled || !std::io::stderr().is_terminal() || (files < 20 && bytes < 20 << 20) {
+/// A progress bar on a terminal, for work that is long enough to want one. The files
+/// are sized (one `stat` each) only when a bar may be shown.
+fn progress_bar(objects: &[walk::LocalObject], disabled: bool) -> Option<indicatif::ProgressBar> {
+    if disabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bytes: u64 = objects
+        .iter()
+        .filter_map(|o| std::fs::metadata(o.path()).ok())
+        .map(|m| m.len())
+        .sum();
+    if objects.len() < 20 && bytes < 20 << 20 {
         return None;
     }
     let bar = indicatif::ProgressBar::new(bytes);

@@ -12,7 +12,7 @@
 //! # Durability
 //!
 //! sled keeps committed writes in its in-memory log buffer and writes + fsyncs them on
-//! its own every `flush_every_ms` (default 500 ms). A commit is durable once a flush
+//! its own every `flush_every_ms` (default 100 ms). A commit is durable once a flush
 //! started after it returns. The daemon therefore awaits [`Store::flush_async`] after
 //! [`Store::commit`] and only then deletes the SQS message (invariant 4). A crash
 //! (kill -9, OOM, power loss) loses at most the commits made since the last completed

@@ -63,7 +63,9 @@ const MAX_PRUNE_PER_COMMIT: usize = 10_080;
 #[serde(deny_unknown_fields, default)]
 pub struct StoreOptions {
     /// sled's background flush period; `0` turns it off (then only explicit flushes
-    /// make commits durable).
+    /// make commits durable). Default 100 ms: sled reuses log space only once the log
+    /// is durable past it, so a longer period grows the file (a 1M-event replay left
+    /// 22-30 MB of sled at 100 ms, 32-41 MB at 500 ms, and ~42 MB with none).
     pub flush_every_ms: u64,
     /// sled's page cache size.
     pub page_cache_bytes: u64,
@@ -80,7 +82,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            flush_every_ms: 500,
+            flush_every_ms: 100,
             page_cache_bytes: 256 * 1024 * 1024,
             profile_cache_entries: 50_000,
             event_ttl_secs: 24 * 60 * 60,
