@@ -513,9 +513,9 @@ impl Pipeline {
                 continue;
             };
             match self.mode {
-                Mode::LearnOnly => self.detector.learn_only(&obs, pstate, astate),
+                Mode::LearnOnly => self.detector.learn_only(obs, pstate, astate),
                 Mode::Detect => {
-                    let verdict = self.detector.process(&obs, pstate, astate);
+                    let verdict = self.detector.process(obs, pstate, astate);
                     self.stats.suppressed_findings += u64::from(verdict.suppressed);
                     for f in verdict.findings {
                         Stats::bump(&mut self.stats.findings_by_type, &f.finding_type, 1);
