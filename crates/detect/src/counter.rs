@@ -123,7 +123,9 @@ impl PartialEq for KeyHashes {
     }
 }
 
-fn key_hash<Q: Hash + ?Sized>(value: &Q) -> u64 {
+/// The hash a counter set indexes `value` by: the same for a key and its borrowed
+/// form (`SmolStr` and `str` hash alike).
+pub fn key_hash<Q: Hash + ?Sized>(value: &Q) -> u64 {
     crate::fasthash::FastHash.hash_one(value)
 }
 
@@ -268,10 +270,25 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
         K: Borrow<Q> + From<Q::Owned>,
         Q: KeyEq + Hash + ToOwned + ?Sized,
     {
+        self.observe_hashed(value, key_hash(value), at_ms, half_life_ms, cap);
+    }
+
+    /// [`Self::observe`] of a value whose [`key_hash`] the caller computed (a call's
+    /// feature values are hashed once for every counter set that looks them up).
+    pub fn observe_hashed<Q>(
+        &mut self,
+        value: &Q,
+        hash: u64,
+        at_ms: i64,
+        half_life_ms: f64,
+        cap: usize,
+    ) where
+        K: Borrow<Q> + From<Q::Owned>,
+        Q: KeyEq + Hash + ToOwned + ?Sized,
+    {
+        debug_assert_eq!(hash, key_hash(value));
         let hour = at_ms.div_euclid(3_600_000).clamp(0, i64::from(u32::MAX)) as u32;
         self.index();
-        // `Borrow` promises equal hashes for a key and its borrowed form.
-        let hash = key_hash(value);
         // Values are unique in `items`, so one scan finds the value, and with it whether
         // it was already counted this hour (most calls: nothing else to do).
         let pos = self.position(value, hash);
@@ -334,12 +351,33 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
         K: Borrow<Q>,
         Q: KeyEq + Hash + ?Sized,
     {
+        self.odds_hashed(value, key_hash(value), now_ms, half_life_ms, alpha)
+    }
+
+    /// [`Self::odds`] of a value whose [`key_hash`] the caller computed.
+    pub fn odds_hashed<Q>(
+        &self,
+        value: &Q,
+        hash: u64,
+        now_ms: i64,
+        half_life_ms: f64,
+        alpha: f64,
+    ) -> ValueOdds
+    where
+        K: Borrow<Q>,
+        Q: KeyEq + Hash + ?Sized,
+    {
+        debug_assert_eq!(hash, key_hash(value));
         // One decay factor serves the total, the missing mass and the count: the same
         // arguments give the same factor, so computing it once changes no bit.
         let f = decay_factor(now_ms - self.last_update_ms, half_life_ms);
         let total = f64::from(self.total) * f;
         let missing = self.missing_mass_with(f, alpha);
-        match self.count(value) {
+        let count = self
+            .position(value, hash)
+            .and_then(|i| self.items.get(i))
+            .map(|(_, c, _)| f64::from(*c));
+        match count {
             Some(c) => {
                 let c = c * f;
                 let share = if total > 0.0 { c / total } else { 0.0 };

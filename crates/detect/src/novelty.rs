@@ -175,25 +175,26 @@ pub fn score<'v>(
     let cuts = cfg.bucket_cuts();
     let mut out = Vec::with_capacity(Feature::SCORED.len());
     for f in Feature::SCORED {
-        let Some(v) = values.get(f.index()).and_then(|v| v.as_deref()) else {
+        let Some(fv) = values.get(f.index()).and_then(Option::as_ref) else {
             continue;
         };
+        let (v, h) = (fv.text.as_ref(), fv.hash);
         // The judging baseline's odds are computed once and reused: `odds` is pure, so
         // asking again would give the same bits.
         let (odds, probability) = match baseline {
             Baseline::Principal => {
-                let p = principal.counts(f).odds(v, now, hl, alpha);
+                let p = principal.counts(f).odds_hashed(v, h, now, hl, alpha);
                 let a = account.counts(f);
                 let prob = if a.is_empty() {
                     p.probability
                 } else {
-                    let pa = a.odds(v, now, hl, alpha);
+                    let pa = a.odds_hashed(v, h, now, hl, alpha);
                     (1.0 - cfg.account_blend) * p.probability + cfg.account_blend * pa.probability
                 };
                 (p, prob)
             }
             Baseline::Account | Baseline::None => {
-                let a = account.counts(f).odds(v, now, hl, alpha);
+                let a = account.counts(f).odds_hashed(v, h, now, hl, alpha);
                 (a, a.probability)
             }
         };

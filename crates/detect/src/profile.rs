@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
 use crate::config::DetectConfig;
-use crate::counter::{BucketCuts, DecayedCounts};
+use crate::counter::{BucketCuts, DecayedCounts, key_hash};
 use crate::finding::Bucket;
 use crate::observation::{NetClass, Observation};
 
@@ -188,19 +188,38 @@ fn decimal(mut n: u32) -> String {
     digits[at..].iter().map(|&d| char::from(d)).collect()
 }
 
+/// One feature's value of a call, with the hash its counters look it up by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureValue<'a> {
+    /// The value.
+    pub text: Cow<'a, str>,
+    /// [`key_hash`] of `text`, computed once for the four lookups of a scored call
+    /// (scoring and learning, in the principal's and the account's counters).
+    pub hash: u64,
+}
+
+impl<'a> FeatureValue<'a> {
+    fn new(text: Cow<'a, str>) -> Self {
+        Self {
+            hash: key_hash(text.as_ref()),
+            text,
+        }
+    }
+}
+
 /// Every feature's value of one call, indexed by [`Feature::index`]: computed once and
 /// shared by scoring and both baselines. Values are borrowed from the observation
 /// where they appear in it verbatim, so most features cost no allocation.
-pub type FeatureValues<'a> = [Option<Cow<'a, str>>; 12];
+pub type FeatureValues<'a> = [Option<FeatureValue<'a>>; 12];
 
 /// The values of every feature of `obs`.
 pub fn feature_values(obs: &Observation) -> FeatureValues<'_> {
-    Feature::ALL.map(|f| f.value_in(obs, None))
+    Feature::ALL.map(|f| f.value_in(obs, None).map(FeatureValue::new))
 }
 
 /// The values of every feature of `obs`, whose [`api_key`] is `api`.
 pub fn feature_values_with_api<'a>(obs: &'a Observation, api: &'a str) -> FeatureValues<'a> {
-    Feature::ALL.map(|f| f.value_in(obs, Some(api)))
+    Feature::ALL.map(|f| f.value_in(obs, Some(api)).map(FeatureValue::new))
 }
 
 /// `eventSource:eventName` with the `.amazonaws.com` suffix dropped: `bedrock:InvokeModel`.
@@ -422,7 +441,8 @@ impl Profile {
         self.events = self.events.saturating_add(1);
         for (f, v) in Feature::ALL.iter().zip(values) {
             if let Some(v) = v {
-                self.counts_mut(*f).observe(v.as_ref(), t, hl, cap);
+                self.counts_mut(*f)
+                    .observe_hashed(v.text.as_ref(), v.hash, t, hl, cap);
             }
         }
         self.hour_of_week
