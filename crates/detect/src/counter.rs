@@ -335,7 +335,16 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
         K: Borrow<Q>,
         Q: KeyEq + Hash + ?Sized,
     {
-        self.position(value, key_hash(value))
+        self.count_hashed(value, key_hash(value))
+    }
+
+    /// [`Self::count`] of a value whose [`key_hash`] the caller computed.
+    fn count_hashed<Q>(&self, value: &Q, hash: u64) -> Option<f64>
+    where
+        K: Borrow<Q>,
+        Q: KeyEq + ?Sized,
+    {
+        self.position(value, hash)
             .and_then(|i| self.items.get(i))
             .map(|(_, c, _)| f64::from(*c))
     }
@@ -373,11 +382,7 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
         let f = decay_factor(now_ms - self.last_update_ms, half_life_ms);
         let total = f64::from(self.total) * f;
         let missing = self.missing_mass_with(f, alpha);
-        let count = self
-            .position(value, hash)
-            .and_then(|i| self.items.get(i))
-            .map(|(_, c, _)| f64::from(*c));
-        match count {
+        match self.count_hashed(value, hash) {
             Some(c) => {
                 let c = c * f;
                 let share = if total > 0.0 { c / total } else { 0.0 };
@@ -576,7 +581,7 @@ mod tests {
     #[test]
     fn top_few_matches_the_full_order() {
         // Ties included: equal counts keep insertion order.
-        let mut c: DecayedCounts<String> = DecayedCounts::<String>::new();
+        let mut c: DecayedCounts<String> = DecayedCounts::new();
         for (i, w) in [3.0f32, 1.0, 3.0, 2.0, 1.0, 3.0, 0.5, 2.0]
             .iter()
             .enumerate()
@@ -596,7 +601,7 @@ mod tests {
 
     #[test]
     fn key_index_survives_a_round_trip_and_outside_changes() {
-        let mut c: DecayedCounts<String> = DecayedCounts::<String>::new();
+        let mut c: DecayedCounts<String> = DecayedCounts::new();
         for i in 0..20 {
             c.observe(format!("v{}", i % 12).as_str(), i * 3_600_000, HL, 8);
         }

@@ -329,7 +329,6 @@ impl Detector {
                 event_ids,
             }
         });
-        drop(features);
         let mut verdict = Verdict {
             assessment: None,
             learn: true,
