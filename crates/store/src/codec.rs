@@ -4,7 +4,7 @@
 //! in postcard (a compact, non self-describing serde format), in one of two framings:
 //!
 //! - [`PROFILE_V1`]: the byte `1` then the postcard bytes;
-//! - [`PROFILE_V2`]: the byte `2`, the postcard length as a LEB128 varint, then those
+//! - [`PROFILE_V2`]: the byte `2`, the postcard length as a big-endian u32, then those
 //!   bytes as raw DEFLATE (RFC 1951, libdeflate level 1).
 //!
 //! [`encode_versioned`] writes whichever is shorter. A profile is a few hundred bytes of
@@ -78,7 +78,7 @@ pub fn encode_versioned<T: Serialize + ?Sized>(
 fn compress(payload: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(payload.len() + 1);
     out.push(PROFILE_V2);
-    put_varint(&mut out, payload.len());
+    out.extend_from_slice(&u32::try_from(payload.len()).ok()?.to_be_bytes());
     let header = out.len();
     // No more room than V1 would take: a payload DEFLATE cannot shrink fails with
     // InsufficientSpace, and V1 is written instead.
@@ -93,8 +93,10 @@ fn compress(payload: &[u8]) -> Option<Vec<u8>> {
 
 /// The postcard bytes of a [`PROFILE_V2`] body (after its version byte).
 fn decompress(tree: &'static str, key: &[u8], body: &[u8]) -> Result<Vec<u8>, StoreError> {
-    let (len, deflated) = take_varint(body)
+    let (len, deflated) = body
+        .split_first_chunk::<4>()
         .ok_or_else(|| StoreError::malformed(tree, key, "compressed value: bad length"))?;
+    let len = u32::from_be_bytes(*len) as usize;
     if len > MAX_PAYLOAD_BYTES {
         return Err(StoreError::malformed(
             tree,
@@ -122,27 +124,6 @@ fn decompress(tree: &'static str, key: &[u8], body: &[u8]) -> Result<Vec<u8>, St
         ));
     }
     Ok(out)
-}
-
-/// Appends `value` as an unsigned LEB128 varint.
-fn put_varint(out: &mut Vec<u8>, mut value: usize) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// Reads an unsigned LEB128 varint of at most 5 bytes; returns it and the rest.
-fn take_varint(bytes: &[u8]) -> Option<(usize, &[u8])> {
-    let mut value = 0usize;
-    for (i, &b) in bytes.iter().enumerate().take(5) {
-        value |= usize::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((value, &bytes[i + 1..]));
-        }
-    }
-    None
 }
 
 /// Decodes a value written by [`encode_versioned`].
@@ -356,14 +337,11 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 0xff;
         let mut longer = good.clone();
-        longer[1] = longer[1].wrapping_add(1);
+        longer[4] = longer[4].wrapping_add(1);
         let mut cases = vec![
             ("no length", vec![PROFILE_V2]),
-            (
-                "unterminated length",
-                vec![PROFILE_V2, 0xff, 0xff, 0xff, 0xff, 0xff],
-            ),
-            ("over 64 MiB", vec![PROFILE_V2, 0x80, 0x80, 0x80, 0x40, 0]),
+            ("short length", vec![PROFILE_V2, 0, 0, 1]),
+            ("over 64 MiB", vec![PROFILE_V2, 0x04, 0, 0, 1, 0]),
             ("flipped", flipped),
             ("claims more", longer),
         ];
@@ -380,16 +358,6 @@ mod tests {
                 Err(StoreError::Decode { .. }) => {}
                 other => panic!("{what}: {other:?}"),
             }
-        }
-    }
-
-    #[test]
-    fn varints_round_trip() {
-        for n in [0, 1, 127, 128, 300, 16_383, 16_384, MAX_PAYLOAD_BYTES] {
-            let mut out = Vec::new();
-            put_varint(&mut out, n);
-            out.push(0xAA);
-            assert_eq!(take_varint(&out), Some((n, &[0xAA][..])), "{n}");
         }
     }
 
