@@ -4,8 +4,9 @@
 //!
 //! Per object: skip it when the store has it already; then a [`Preparer`] classifies
 //! its key (digests, Insights files and other keys are skipped, not errors),
-//! decompresses and decodes it and builds every record's enriched observation (work
-//! that needs no state, which `replay` does on a second thread); then, in order, every
+//! decompresses and decodes it and builds every record's enriched observation, with
+//! what the detector derives from it alone (work that needs no state, which `replay`
+//! does on a second thread); then, in order, every
 //! observation is de-duplicated by event id, scored and learnt; then commit the
 //! object's effects (profiles, event ids, findings for the outbox, the object marked
 //! processed) in one store transaction. Only after that commit may the caller delete
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use cloudtrail::log::{KeyKind, classify_key, decompress, parse_log};
 use detect::fasthash::FastHash;
-use detect::{AccountState, Detector, Finding, Observation, PrincipalState, SmolStr};
+use detect::{AccountState, Call, Detector, Finding, PrincipalState, SmolStr};
 use foldhash::fast::RandomState as Seeded;
 use store::{EventHash, ObjectBatch, ProfileKey};
 
@@ -124,13 +125,28 @@ enum Body {
     Known,
 }
 
-/// A decoded log: the observations of its records in order, and what was wrong with
-/// the records that are not among them.
+/// A decoded log: the events of its records in order, and what was wrong with the
+/// records that are not among them.
 #[derive(Debug)]
 struct Decoded {
     decompressed_len: u64,
-    observations: Vec<Observation>,
+    events: Vec<Event>,
     bad_records: Vec<(&'static str, u64)>,
+}
+
+/// One record, prepared: the detector's [`Call`] and the hash its event id is
+/// de-duplicated by (`None` when it has no usable id).
+#[derive(Debug)]
+pub struct Event {
+    call: Call,
+    id_hash: Option<EventHash>,
+}
+
+impl Event {
+    fn new(call: Call) -> Self {
+        let id_hash = EventHash::of(&call.observation().event_id);
+        Self { call, id_hash }
+    }
 }
 
 impl Prepared {
@@ -211,11 +227,11 @@ impl Preparer {
             .into_iter()
             .map(|(reason, n)| (reason, n as u64))
             .collect();
-        let mut observations = Vec::with_capacity(log.records.len());
+        let mut events = Vec::with_capacity(log.records.len());
         let mut missing_time = 0;
         for rec in &log.records {
             match observation(rec, &en) {
-                Some(obs) => observations.push(obs),
+                Some(obs) => events.push(Event::new(Call::new(obs))),
                 None => missing_time += 1,
             }
         }
@@ -224,7 +240,7 @@ impl Preparer {
         }
         Ok(Decoded {
             decompressed_len: buf.len() as u64,
-            observations,
+            events,
             bad_records,
         })
     }
@@ -377,7 +393,7 @@ impl Pipeline {
         self.process_prepared_then(id, prepared, drop)
     }
 
-    /// [`Pipeline::process_prepared`], handing the object's observations to `spent`
+    /// [`Pipeline::process_prepared`], handing the object's events to `spent`
     /// once they are staged instead of dropping them here. `replay` sends them back
     /// to the thread that built them: memory is cheapest to free where it was
     /// allocated, and that thread has time to spare.
@@ -385,7 +401,7 @@ impl Pipeline {
         &mut self,
         id: ObjectId<'_>,
         prepared: Prepared,
-        spent: impl FnOnce(Vec<Observation>),
+        spent: impl FnOnce(Vec<Event>),
     ) -> Result<Outcome, PipelineError> {
         self.stats.files += 1;
         self.stats.bytes += prepared.raw_len;
@@ -426,8 +442,8 @@ impl Pipeline {
             Stats::bump(&mut self.stats.bad_records, reason, n);
         }
 
-        let staged = self.stage(id, etag, &decoded.observations);
-        spent(decoded.observations);
+        let staged = self.stage(id, etag, &decoded.events);
+        spent(decoded.events);
         match staged {
             Ok((records, findings)) => {
                 if self.pending.events >= self.batch_events {
@@ -449,13 +465,14 @@ impl Pipeline {
         &mut self,
         id: ObjectId<'_>,
         etag: &str,
-        observations: &[Observation],
+        events: &[Event],
     ) -> Result<(u64, Vec<Finding>), PipelineError> {
         let pending = &mut self.pending;
         let mut findings: Vec<Finding> = Vec::new();
         let mut records = 0u64;
-        for obs in observations {
-            if let Some(hash) = EventHash::of(&obs.event_id) {
+        for event in events {
+            let obs = event.call.observation();
+            if let Some(hash) = event.id_hash {
                 if pending.event_ids.contains_key(&hash)
                     || self.store.seen_event_hash(hash, obs.event_time)?
                 {
@@ -513,9 +530,9 @@ impl Pipeline {
                 continue;
             };
             match self.mode {
-                Mode::LearnOnly => self.detector.learn_only(obs, pstate, astate),
+                Mode::LearnOnly => self.detector.learn_only(&event.call, pstate, astate),
                 Mode::Detect => {
-                    let verdict = self.detector.process(obs, pstate, astate);
+                    let verdict = self.detector.process(&event.call, pstate, astate);
                     self.stats.suppressed_findings += u64::from(verdict.suppressed);
                     for f in verdict.findings {
                         Stats::bump(&mut self.stats.findings_by_type, &f.finding_type, 1);

@@ -4,10 +4,8 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
 
-use detect::Observation;
-
 use crate::cli::ReplayArgs;
-use crate::pipeline::{ObjectId, Outcome, Pipeline, PipelineError, Prepared};
+use crate::pipeline::{Event, ObjectId, Outcome, Pipeline, PipelineError, Prepared};
 use crate::walk;
 
 /// The bucket local files are recorded under.
@@ -38,8 +36,8 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
     std::thread::scope(|scope| -> Result<()> {
         // Sent in groups: one wake-up of the other thread per group, not per file.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared>>>(READ_AHEAD);
-        // Observations come back in groups to be dropped where they were built.
-        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Vec<Observation>>>();
+        // Events come back in groups to be dropped where they were built.
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Vec<Event>>>();
         let objects = &objects;
         scope.spawn(move || {
             for group in objects.chunks(READ_GROUP) {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use cloudtrail::{BedrockSurface, CredentialClass, PrincipalKind};
 use detect::{
-    AccountState, Catalogue, Client, DetectConfig, Detector, Geo, NetClass, Observation,
+    AccountState, Call, Catalogue, Client, DetectConfig, Detector, Geo, NetClass, Observation,
     PrincipalState,
 };
 
@@ -86,7 +86,7 @@ fn main() {
             let hour = (minute / 60) % 24;
             let busy = (8..18).contains(&hour);
             if (minute as usize + p * 7).is_multiple_of(if busy { 5 } else { 60 }) {
-                events.push((p, obs(p, t, n)));
+                events.push((p, Call::new(obs(p, t, n))));
                 n += 1;
             }
         }

@@ -7,6 +7,7 @@
 use cloudtrail::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
 
+use crate::call::Call;
 use crate::catalogue::{Catalogue, DEFAULT_FINDING_TYPE, Group, When};
 use crate::config::{ConfigError, DetectConfig};
 use crate::finding::{
@@ -14,9 +15,7 @@ use crate::finding::{
 };
 use crate::novelty::{self, Baseline, FeatureGroup, FeatureScore, round3};
 use crate::observation::Observation;
-use crate::profile::{
-    FeatureValues, Profile, api_key, feature_values, feature_values_with_api, hour_index,
-};
+use crate::profile::{FeatureValues, Profile, api_key, hour_index};
 use crate::s3::{Buckets, OutputJudgement};
 use crate::sequence::SequenceState;
 use crate::severity::{of_bits, round1};
@@ -163,27 +162,24 @@ impl Detector {
     /// Learn a call into both baselines without scoring it (backfill, warm-up).
     pub fn learn_only(
         &self,
-        obs: &Observation,
+        call: &Call,
         principal: &mut PrincipalState,
         account: &mut AccountState,
     ) {
+        let obs = call.observation();
         if obs.bedrock.is_some() {
             let (_, closed) = principal.seq.count_hour(obs.event_time);
             fold_fanout(principal, closed);
             let regions = principal.seq.fan_out(obs, &self.cfg);
             principal.seq.hour_fanout = principal.seq.hour_fanout.max(regions.len().min(255) as u8);
         }
-        self.learn(obs, principal, account);
-    }
-
-    fn learn(&self, obs: &Observation, principal: &mut PrincipalState, account: &mut AccountState) {
-        self.learn_values(obs, &feature_values(obs), principal, account);
+        self.learn_values(obs, call.values(), principal, account);
     }
 
     fn learn_values(
         &self,
         obs: &Observation,
-        values: &FeatureValues<'_>,
+        values: &FeatureValues,
         principal: &mut PrincipalState,
         account: &mut AccountState,
     ) {
@@ -211,17 +207,19 @@ impl Detector {
     /// Score one call, fold it into findings, and learn it unless it is an attack.
     pub fn process(
         &self,
-        obs: &Observation,
+        call: &Call,
         principal: &mut PrincipalState,
         account: &mut AccountState,
     ) -> Verdict {
+        let obs = call.observation();
         // The API key serves the catalogue lookups, the sequences, the `api` feature and
-        // the finding: built once per call.
-        let api = api_key(obs);
-        let group = self.catalogue.group_of(&api);
+        // the finding: built once per call, with the call.
+        let api = call.api();
+        let group = self.catalogue.group_of(api);
+        let values = call.values();
         if obs.bedrock.is_none() && group.is_none() {
             // Not scored (see `is_scored`): learned only.
-            self.learn_values(obs, &feature_values_with_api(obs, &api), principal, account);
+            self.learn_values(obs, values, principal, account);
             return Verdict {
                 learn: true,
                 ..Verdict::default()
@@ -241,7 +239,7 @@ impl Detector {
             .is_some_and(|m| principal.profile.model.count(m).is_none());
         let hits = principal.seq.advance(
             obs,
-            &api,
+            api,
             group.map(|g| g.name.as_str()),
             model_is_new,
             &self.catalogue,
@@ -254,10 +252,9 @@ impl Detector {
         } else {
             Baseline::None
         };
-        let values = feature_values_with_api(obs, &api);
         let features = novelty::score(
             obs,
-            &values,
+            values,
             &principal.profile,
             &account.profile,
             baseline,
@@ -271,7 +268,7 @@ impl Detector {
         let novelty_bits = combined.bits;
         self.volume_evidence(obs, &principal.profile, hour_calls, &mut ev);
         self.fanout_evidence(&principal.profile, &regions, &mut ev);
-        self.catalogue_evidence(obs, &api, group, account, baseline, &mut ev);
+        self.catalogue_evidence(obs, api, group, account, baseline, &mut ev);
         for h in &hits {
             if let Some(s) = self.catalogue.sequences.get(h.index) {
                 ev.push(Evidence {
@@ -340,7 +337,7 @@ impl Detector {
                 verdict.suppressed_by = Some(why);
             } else {
                 let labels: Vec<String> = top_labels(&ev);
-                if let Some(f) = self.fold(obs, &api, principal, account, assessment, &labels) {
+                if let Some(f) = self.fold(obs, api, principal, account, assessment, &labels) {
                     verdict.findings.push(f);
                 }
             }
@@ -351,7 +348,7 @@ impl Detector {
         verdict.learn = !poisoned;
         if verdict.learn {
             principal.seq.hour_fanout = principal.seq.hour_fanout.max(regions.len().min(255) as u8);
-            self.learn_values(obs, &values, principal, account);
+            self.learn_values(obs, values, principal, account);
         }
         verdict.assessment = assessment;
         verdict

@@ -3,7 +3,8 @@
 //! Pure: no IO, no clock. Event time arrives inside each [`Observation`]; everything
 //! that depends on time (decay, windows, learning periods) runs on it.
 //!
-//! - [`observation`]: one enriched CloudTrail event, the detector's only input.
+//! - [`observation`]: one enriched CloudTrail event, the detector's only input, and
+//!   [`call`]: the same with what the detector derives from it alone.
 //! - [`finding`]: what the detector emits; the native wire schema (version 1).
 //! - [`config`]: every threshold and weight, with documented defaults.
 //! - [`counter`]: decayed, capped value counts and their missing mass.
@@ -13,6 +14,7 @@
 //! - [`s3`]: the S3 locations a call names and the account's familiar buckets.
 //! - [`severity`], [`suppress`], [`engine`]: combining, suppressing, aggregating.
 
+pub mod call;
 pub mod catalogue;
 pub mod config;
 pub mod counter;
@@ -29,6 +31,7 @@ pub mod suppress;
 pub mod travel;
 pub mod volume;
 
+pub use call::Call;
 pub use catalogue::{Catalogue, CatalogueError};
 pub use config::{ConfigError, DetectConfig};
 pub use engine::{AccountState, Assessment, Detector, OpenFinding, PrincipalState, Verdict};

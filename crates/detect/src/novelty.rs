@@ -163,7 +163,7 @@ pub fn round3(x: f64) -> f64 {
 /// Score every feature the call has against the judging baseline.
 pub fn score<'v>(
     obs: &Observation,
-    values: &'v FeatureValues<'_>,
+    values: &'v FeatureValues,
     principal: &Profile,
     account: &Profile,
     baseline: Baseline,
@@ -178,7 +178,7 @@ pub fn score<'v>(
         let Some(fv) = values.get(f.index()).and_then(Option::as_ref) else {
             continue;
         };
-        let (v, h) = (fv.text.as_ref(), fv.hash);
+        let (v, h) = (fv.text.as_str(), fv.hash);
         // The judging baseline's odds are computed once and reused: `odds` is pure, so
         // asking again would give the same bits.
         let (odds, probability) = match baseline {

@@ -5,11 +5,9 @@
 //! at most `max_values_per_feature` values, counts are `f32`, and there is no map whose
 //! iteration order could leak into an output.
 
-use std::borrow::Cow;
-
 use cloudtrail::time::{EpochMillis, hour_of_week};
 use serde::{Deserialize, Serialize};
-use smol_str::SmolStr;
+use smol_str::{SmolStr, SmolStrBuilder, ToSmolStr};
 
 use crate::config::DetectConfig;
 use crate::counter::{BucketCuts, DecayedCounts, key_hash};
@@ -103,112 +101,91 @@ impl Feature {
 
     /// The value of this feature in `obs`, when it has one.
     pub fn value(self, obs: &Observation) -> Option<String> {
-        self.value_in(obs, None).map(Cow::into_owned)
+        self.value_in(obs, None).map(String::from)
     }
 
-    /// The value of this feature in `obs`, borrowed from it where it appears verbatim.
-    /// `api`: the call's [`api_key`] when the caller has it already.
-    fn value_in<'a>(self, obs: &'a Observation, api: Option<&'a str>) -> Option<Cow<'a, str>> {
+    /// The value of this feature in `obs`: the observation's own string where the value
+    /// appears in it verbatim (a clone, which copies nothing longer than a word or two),
+    /// composed otherwise. `api`: the call's [`api_key`] when the caller has it already.
+    pub(crate) fn value_in(self, obs: &Observation, api: Option<&SmolStr>) -> Option<SmolStr> {
         let public = obs.net_class == NetClass::Public;
-        let family = obs.client.family.trim();
         match self {
-            Self::Country => obs
-                .geo
-                .country
-                .as_deref()
-                .filter(|_| public)
-                .map(Cow::Borrowed),
+            Self::Country => obs.geo.country.clone().filter(|_| public),
             Self::City => match (&obs.geo.city, &obs.geo.country) {
-                (Some(city), Some(cc)) if public => Some(Cow::Owned(joined(city, ", ", cc))),
-                (Some(city), None) if public => Some(Cow::Borrowed(city.as_str())),
+                (Some(city), Some(cc)) if public => Some(joined(city, ", ", cc)),
+                (Some(city), None) if public => Some(city.clone()),
                 _ => None,
             },
-            Self::Asn => obs
-                .geo
-                .asn
-                .filter(|_| public)
-                .map(|a| Cow::Owned(a.to_string())),
-            Self::UaFamily => (!family.is_empty()).then_some(Cow::Borrowed(family)),
-            Self::UaVersion => (!family.is_empty()).then(|| match &obs.client.major {
-                Some(m) => Cow::Owned(joined(family, "/", m)),
-                None => Cow::Borrowed(family),
+            Self::Asn => obs.geo.asn.filter(|_| public).map(|a| a.to_smolstr()),
+            Self::UaFamily => trimmed(&obs.client.family),
+            Self::UaVersion => trimmed(&obs.client.family).map(|family| match &obs.client.major {
+                Some(m) => joined(&family, "/", m),
+                None => family,
             }),
-            Self::GenericClient => {
-                (!family.is_empty()).then_some(Cow::Borrowed(if obs.client.generic {
-                    "generic"
-                } else {
-                    "sdk"
-                }))
-            }
-            Self::UaOs => obs
-                .client
-                .os
-                .as_deref()
-                .map(str::trim)
-                .filter(|o| !o.is_empty())
-                .map(Cow::Borrowed),
-            Self::Credential => Some(Cow::Borrowed(obs.credential.as_str())),
-            Self::Api => obs.bedrock.is_some().then(|| match api {
-                Some(api) => Cow::Borrowed(api),
-                None => Cow::Owned(api_key(obs)),
-            }),
-            Self::Model => obs
-                .model_id
-                .as_deref()
-                .filter(|_| obs.bedrock.is_some())
-                .map(Cow::Borrowed),
-            Self::Region => (!obs.region.is_empty()).then_some(Cow::Borrowed(obs.region.as_str())),
-            Self::Error => obs.error_code.as_deref().map(Cow::Borrowed),
+            Self::GenericClient => trimmed(&obs.client.family)
+                .map(|_| SmolStr::new_static(if obs.client.generic { "generic" } else { "sdk" })),
+            Self::UaOs => obs.client.os.as_ref().and_then(trimmed),
+            Self::Credential => Some(SmolStr::new_static(obs.credential.as_str())),
+            Self::Api => obs
+                .bedrock
+                .is_some()
+                .then(|| api.cloned().unwrap_or_else(|| api_key(obs))),
+            Self::Model => obs.model_id.clone().filter(|_| obs.bedrock.is_some()),
+            Self::Region => (!obs.region.is_empty()).then(|| obs.region.clone()),
+            Self::Error => obs.error_code.clone(),
         }
     }
 }
 
-/// `a`, `sep`, `b` in one allocation of the exact size: the composed feature values and
-/// the API key are built for every call, and `format!` costs about 3.5x as much.
-fn joined(a: &str, sep: &str, b: &str) -> String {
-    let mut s = String::with_capacity(a.len() + sep.len() + b.len());
+/// `s` without surrounding whitespace, or `None` when nothing is left.
+fn trimmed(s: &SmolStr) -> Option<SmolStr> {
+    match s.trim() {
+        "" => None,
+        t if t.len() == s.len() => Some(s.clone()),
+        t => Some(SmolStr::new(t)),
+    }
+}
+
+/// `a`, `sep`, `b`, built in place when short (most are): the composed feature values
+/// and the API key are built for every call, and `format!` costs about 3.5x as much.
+fn joined(a: &str, sep: &str, b: &str) -> SmolStr {
+    let mut s = SmolStrBuilder::with_capacity(a.len() + sep.len() + b.len());
     s.push_str(a);
     s.push_str(sep);
     s.push_str(b);
-    s
+    s.finish()
 }
 
 /// One feature's value of a call, with the hash its counters look it up by.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeatureValue<'a> {
+pub struct FeatureValue {
     /// The value.
-    pub text: Cow<'a, str>,
+    pub text: SmolStr,
     /// [`key_hash`] of `text`, computed once for the four lookups of a scored call
     /// (scoring and learning, in the principal's and the account's counters).
     pub hash: u64,
 }
 
-impl<'a> FeatureValue<'a> {
-    fn new(text: Cow<'a, str>) -> Self {
+impl FeatureValue {
+    pub(crate) fn new(text: SmolStr) -> Self {
         Self {
-            hash: key_hash(text.as_ref()),
+            hash: key_hash(text.as_str()),
             text,
         }
     }
 }
 
 /// Every feature's value of one call, indexed by [`Feature::index`]: computed once and
-/// shared by scoring and both baselines. Values are borrowed from the observation
-/// where they appear in it verbatim, so most features cost no allocation.
-pub type FeatureValues<'a> = [Option<FeatureValue<'a>>; 12];
+/// shared by scoring and both baselines.
+pub type FeatureValues = [Option<FeatureValue>; 12];
 
 /// The values of every feature of `obs`.
-pub fn feature_values(obs: &Observation) -> FeatureValues<'_> {
+pub fn feature_values(obs: &Observation) -> FeatureValues {
     Feature::ALL.map(|f| f.value_in(obs, None).map(FeatureValue::new))
 }
 
-/// The values of every feature of `obs`, whose [`api_key`] is `api`.
-pub fn feature_values_with_api<'a>(obs: &'a Observation, api: &'a str) -> FeatureValues<'a> {
-    Feature::ALL.map(|f| f.value_in(obs, Some(api)).map(FeatureValue::new))
-}
-
 /// `eventSource:eventName` with the `.amazonaws.com` suffix dropped: `bedrock:InvokeModel`.
-pub fn api_key(obs: &Observation) -> String {
+pub fn api_key(obs: &Observation) -> SmolStr {
     let src = obs
         .event_source
         .strip_suffix(".amazonaws.com")
@@ -407,7 +384,7 @@ impl Profile {
     pub fn observe_values(
         &mut self,
         obs: &Observation,
-        values: &FeatureValues<'_>,
+        values: &FeatureValues,
         cfg: &DetectConfig,
         cap: usize,
     ) {
@@ -423,7 +400,7 @@ impl Profile {
         for (f, v) in Feature::ALL.iter().zip(values) {
             if let Some(v) = v {
                 self.counts_mut(*f)
-                    .observe_hashed(v.text.as_ref(), v.hash, t, hl, cap);
+                    .observe_hashed(v.text.as_str(), v.hash, t, hl, cap);
             }
         }
         self.hour_of_week
@@ -442,8 +419,10 @@ impl Profile {
         if obs.bedrock.is_some() {
             self.bedrock_calls = self.bedrock_calls.saturating_add(1);
             self.volume.observe(t, hl);
-            if !obs.region.is_empty() {
-                self.bedrock_region.observe(obs.region.as_str(), t, hl, cap);
+            // The region feature's value is the call's region, hashed already.
+            if let Some(Some(region)) = values.get(Feature::Region.index()) {
+                self.bedrock_region
+                    .observe_hashed(region.text.as_str(), region.hash, t, hl, cap);
             }
         }
     }

@@ -6,8 +6,8 @@
 
 use cloudtrail::{BedrockSurface, CredentialClass, PrincipalKind, time::parse_event_time};
 use detect::{
-    AccountState, Baseline, Catalogue, Client, DetectConfig, Detector, Finding, Geo, NetClass,
-    Observation, PrincipalState, S3Ref, Severity, Verdict,
+    AccountState, Baseline, Call, Catalogue, Client, DetectConfig, Detector, Finding, Geo,
+    NetClass, Observation, PrincipalState, S3Ref, Severity, Verdict,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -171,7 +171,7 @@ impl World {
         } else {
             &mut self.alice
         };
-        let v = self.det.process(&o.0, st, &mut self.account);
+        let v = self.det.process(&Call::new(o.0), st, &mut self.account);
         self.findings.extend(v.findings.iter().cloned());
         v
     }
@@ -491,14 +491,18 @@ fn learning_principal_is_judged_by_its_account() {
     let carol = "arn:aws:iam::111122223333:user/carol";
     let mut carol_state = PrincipalState::default();
     let o = Obs::new(carol, t, "InvokeModel");
-    let v = w.det.process(&o.0, &mut carol_state, &mut w.account);
+    let v = w
+        .det
+        .process(&Call::new(o.0), &mut carol_state, &mut w.account);
     let a = v.assessment.unwrap();
     assert_eq!(a.baseline, Baseline::Account);
     assert!(v.findings.is_empty(), "{a:#?}");
     let o = Obs::new(carol, t + 60_000, "InvokeModel")
         .from(sao_paulo(), "203.0.113.50")
         .client(python_requests(), "python-requests/2.31.0");
-    let v = w.det.process(&o.0, &mut carol_state, &mut w.account);
+    let v = w
+        .det
+        .process(&Call::new(o.0), &mut carol_state, &mut w.account);
     let f = &v.findings[0];
     assert!(f.severity >= 4.0);
     assert!(f.features.iter().all(|x| x.baseline == "account"));
@@ -974,9 +978,10 @@ mod no_panic {
             let mut p = PrincipalState::default();
             let mut a = AccountState::default();
             let (mut qp, mut qa) = (PrincipalState::default(), AccountState::default());
-            for o in &events {
-                let v = det.process(o, &mut p, &mut a);
-                let q = quiet.process(o, &mut qp, &mut qa);
+            for o in events {
+                let call = Call::new(o);
+                let v = det.process(&call, &mut p, &mut a);
+                let q = quiet.process(&call, &mut qp, &mut qa);
                 // JSON, not ==: a finding may carry NaN from input.
                 prop_assert_eq!(
                     serde_json::to_string(&q.findings).unwrap(),
