@@ -73,6 +73,48 @@ pub fn encode_versioned<T: Serialize + ?Sized>(
     Ok(compress(payload).unwrap_or(plain))
 }
 
+/// Values this many or more are encoded on every core by [`encode_versioned_all`].
+const PARALLEL_ENCODE_MIN: usize = 256;
+
+/// [`encode_versioned`] of every `(key, value)`, in order. Many values (a replay
+/// batch's thousands of profiles) are split between one thread per core: the commit
+/// runs while the threads that read ahead of it wait, so their cores are idle.
+pub fn encode_versioned_all<K, T>(
+    tree: &'static str,
+    items: &[(K, T)],
+) -> Result<Vec<Vec<u8>>, StoreError>
+where
+    K: AsRef<[u8]> + Sync,
+    T: Serialize + Sync,
+{
+    let encode = |chunk: &[(K, T)]| {
+        chunk
+            .iter()
+            .map(|(k, v)| encode_versioned(tree, k.as_ref(), v))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if items.len() < PARALLEL_ENCODE_MIN || threads < 2 {
+        return encode(items);
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| scope.spawn(move || encode(c)))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for part in parts {
+            // A panic in an encoder is a bug, not input: it goes on as one.
+            out.extend(
+                part.join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+            );
+        }
+        Ok(out)
+    })
+}
+
 /// `payload` framed as [`PROFILE_V2`], or `None` when that is not shorter than
 /// [`PROFILE_V1`].
 fn compress(payload: &[u8]) -> Option<Vec<u8>> {

@@ -44,6 +44,12 @@ pub enum ProfileScope<'a> {
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ProfileKey(Vec<u8>);
 
+impl AsRef<[u8]> for ProfileKey {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl ProfileKey {
     /// Key of a principal's profile: `p\0<account>\0<principal>`.
     pub fn principal(account: &str, principal: &str) -> Result<Self, StoreError> {

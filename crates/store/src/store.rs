@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::batch::{CommitStats, ObjectBatch};
 use crate::cache::{ProfileCache, Shared};
 use crate::codec::{
-    self, RECORD_V1, be_u64, decode_versioned, encode_versioned, order_i64, record_body,
+    self, RECORD_V1, be_u64, decode_versioned, encode_versioned_all, order_i64, record_body,
     unorder_i64,
 };
 use crate::dedup::{self, BucketCache, EventHash};
@@ -424,10 +424,11 @@ impl Store {
             .profiles
             .sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let mut writes = WriteSet::new();
-        for (key, profile) in &batch.profiles {
-            let value = encode_versioned(PROFILES, key.as_bytes(), profile)?;
-            writes.set(PROFILES_PREFIX, key.as_bytes(), &value);
+        let values = encode_versioned_all(PROFILES, &batch.profiles)?;
+        for ((key, _), value) in batch.profiles.iter().zip(&values) {
+            writes.set(PROFILES_PREFIX, key.as_bytes(), value);
         }
+        drop(values);
         if batch.empty_event_id {
             return Err(StoreError::InvalidKeyPart {
                 what: "event id",
