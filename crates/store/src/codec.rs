@@ -404,6 +404,25 @@ mod tests {
     }
 
     #[test]
+    fn encoding_many_values_at_once_keeps_their_order_and_bytes() {
+        // Above the parallel threshold, of different sizes, so the chunks differ.
+        let items: Vec<(Vec<u8>, Sample)> = (0..PARALLEL_ENCODE_MIN * 2 + 7)
+            .map(|i| {
+                let mut s = if i % 3 == 0 { large_sample() } else { sample() };
+                s.last_ms = i as i64;
+                (format!("p\0{i}").into_bytes(), s)
+            })
+            .collect();
+        let all = encode_versioned_all("profiles", &items).unwrap();
+        assert_eq!(all.len(), items.len());
+        for ((key, value), bytes) in items.iter().zip(&all) {
+            assert_eq!(bytes, &encode_versioned("profiles", key, value).unwrap());
+        }
+        let few = encode_versioned_all("profiles", &items[..3]).unwrap();
+        assert_eq!(few, all[..3]);
+    }
+
+    #[test]
     fn ordered_i64_sorts_like_i64() {
         let values = [i64::MIN, -1_000, -1, 0, 1, 1_700_000_000_000, i64::MAX];
         for pair in values.windows(2) {
