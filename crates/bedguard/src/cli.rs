@@ -76,6 +76,10 @@ pub struct ReplayArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads that read, decompress, parse and enrich files ahead of the pipeline
+    /// (default: one per core, at most 8). The results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub readers: Option<u16>,
 }
 
 /// `run` flags.

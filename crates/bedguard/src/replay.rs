@@ -18,7 +18,7 @@ const READ_AHEAD: usize = 4;
 /// Files per group handed from a reading thread to the pipeline.
 const READ_GROUP: usize = 16;
 
-/// Most reading threads.
+/// Most reading threads by default.
 const MAX_READERS: usize = 8;
 
 /// Replays `args.paths` and prints the summary.
@@ -39,9 +39,12 @@ pub fn run(mut pipeline: Pipeline, args: &ReplayArgs) -> Result<()> {
     // for it during one, so a core each keeps both busy. Groups are dealt round-robin,
     // so the pipeline takes group `g` from reader `g % readers`, in order.
     let preparer = pipeline.preparer();
-    let readers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, MAX_READERS);
+    let readers = match args.readers {
+        Some(n) => usize::from(n),
+        None => std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .clamp(1, MAX_READERS),
+    };
     let groups: Vec<&[walk::LocalObject]> = objects.chunks(READ_GROUP).collect();
     // Time the pipeline waited for the readers, and the readers for the pipeline
     // (logged at the end: where the time went, when tuning the read-ahead).
