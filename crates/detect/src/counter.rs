@@ -238,6 +238,17 @@ impl<K: PartialEq + Clone + Hash> DecayedCounts<K> {
         }
     }
 
+    /// Loads one word from each cache line of the key-hash index and of the items, and
+    /// returns them mixed (pass it to `std::hint::black_box`). See [`crate::Profile::touch`].
+    pub fn touch(&self) -> u64 {
+        let hashes = self.hashes.0.iter().step_by(8).fold(0, |m, h| m ^ h);
+        // Two 32-byte items to a 64-byte line.
+        self.items
+            .iter()
+            .step_by(2)
+            .fold(hashes, |m, (_, _, hour)| m ^ u64::from(*hour))
+    }
+
     /// Whether nothing was ever counted.
     pub fn is_empty(&self) -> bool {
         self.total <= 0.0 && self.items.is_empty()

@@ -353,6 +353,17 @@ impl Profile {
         }
     }
 
+    /// Loads a word from every cache line of this profile's counters and returns them
+    /// mixed, for `std::hint::black_box`. A caller about to work on several profiles
+    /// that are not in cache touches them all first: these loads do not depend on each
+    /// other, so the processor waits for their cache misses together rather than one
+    /// after another as the updates, each a chain of dependent loads, would.
+    pub fn touch(&self) -> u64 {
+        Feature::ALL
+            .iter()
+            .fold(self.hour_of_week.touch(), |m, f| m ^ self.counts(*f).touch())
+    }
+
     fn counts_mut(&mut self, f: Feature) -> &mut DecayedCounts<SmolStr> {
         match f {
             Feature::Country => &mut self.country,
