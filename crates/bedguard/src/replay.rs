@@ -13,7 +13,7 @@ const LOCAL_BUCKET: &str = "local";
 
 /// Groups of files each reading thread prepares ahead of the pipeline (with
 /// [`READ_GROUP`] and the number of readers, a bound on the memory they take).
-const READ_AHEAD: usize = 4;
+const READ_AHEAD: usize = 16;
 
 /// Files per group handed from a reading thread to the pipeline.
 const READ_GROUP: usize = 16;
