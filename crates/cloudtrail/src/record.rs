@@ -393,7 +393,10 @@ impl<'a> Record<'a> {
         let Some(raw) = self.additional_event_data else {
             return false;
         };
-        if memchr::memmem::find(raw.get().as_bytes(), b"callWithBearerToken").is_none() {
+        // Built once: `memmem::find` would build its searcher on every call.
+        static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"callWithBearerToken"));
+        if KEY.find(raw.get().as_bytes()).is_none() {
             return false;
         }
         #[derive(Deserialize)]

@@ -359,9 +359,9 @@ impl Profile {
     /// other, so the processor waits for their cache misses together rather than one
     /// after another as the updates, each a chain of dependent loads, would.
     pub fn touch(&self) -> u64 {
-        Feature::ALL
-            .iter()
-            .fold(self.hour_of_week.touch(), |m, f| m ^ self.counts(*f).touch())
+        Feature::ALL.iter().fold(self.hour_of_week.touch(), |m, f| {
+            m ^ self.counts(*f).touch()
+        })
     }
 
     fn counts_mut(&mut self, f: Feature) -> &mut DecayedCounts<SmolStr> {

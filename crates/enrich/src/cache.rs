@@ -22,6 +22,10 @@ const SHARDS: usize = 16;
 struct Shard {
     young: HashMap<IpAddr, Geo, FastHash>,
     old: HashMap<IpAddr, Geo, FastHash>,
+    /// Counted under the shard's lock: a counter shared by every thread that looks
+    /// addresses up would move its cache line between their cores on every lookup.
+    hits: u64,
+    misses: u64,
 }
 
 /// Counters for the metrics endpoint.
@@ -41,8 +45,8 @@ pub(crate) struct GeoCache {
     generation_cap: usize,
     hasher: FastHash,
     epoch: AtomicU64,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    /// Lookups while the cache is off (no shard is locked then).
+    uncached: AtomicU64,
 }
 
 impl GeoCache {
@@ -59,8 +63,7 @@ impl GeoCache {
             generation_cap,
             hasher: FastHash,
             epoch: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            uncached: AtomicU64::new(0),
         }
     }
 
@@ -77,7 +80,7 @@ impl GeoCache {
 
     pub(crate) fn get(&self, ip: &IpAddr) -> Option<Geo> {
         if self.generation_cap == 0 {
-            self.misses.fetch_add(1, Ordering::Relaxed);
+            self.uncached.fetch_add(1, Ordering::Relaxed);
             return None;
         }
         let mut shard = self
@@ -93,13 +96,11 @@ impl GeoCache {
         } else {
             None
         };
-        drop(shard);
-        let counter = if found.is_some() {
-            &self.hits
+        if found.is_some() {
+            shard.hits += 1;
         } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+            shard.misses += 1;
+        }
         found
     }
 
@@ -135,19 +136,17 @@ impl GeoCache {
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
-        let entries = self
-            .shards
-            .iter()
-            .map(|s| {
-                let s = s.lock().unwrap_or_else(PoisonError::into_inner);
-                s.young.len() + s.old.len()
-            })
-            .sum();
-        CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            entries,
+        let mut stats = CacheStats {
+            misses: self.uncached.load(Ordering::Relaxed),
+            ..CacheStats::default()
+        };
+        for shard in &self.shards {
+            let s = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            stats.hits += s.hits;
+            stats.misses += s.misses;
+            stats.entries += s.young.len() + s.old.len();
         }
+        stats
     }
 }
 

@@ -1,6 +1,7 @@
 //! User-agent normalisation: rules as data (`models/useragents.toml`), validated at load.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -64,12 +65,18 @@ pub struct UaRules {
     os_set: RegexSet,
     os_rules: Vec<Rule>,
     /// Answers for agents seen recently: an organisation's traffic repeats a few
-    /// hundred agents, and the regex sets are the costly part of enrichment.
-    memo: Mutex<HashMap<Box<str>, Client, FastHash>>,
+    /// hundred agents, and the regex sets are the costly part of enrichment. Sharded
+    /// by agent, so threads enriching at once seldom meet on one lock.
+    memo: Memo,
 }
 
 /// Agents remembered by [`UaRules::normalize`] before the memo starts afresh.
 const MEMO_ENTRIES: usize = 4096;
+
+/// Locks the memo is split over.
+const MEMO_SHARDS: usize = 8;
+
+type Memo = [Mutex<HashMap<Box<str>, Client, FastHash>>; MEMO_SHARDS];
 
 impl Clone for UaRules {
     fn clone(&self) -> Self {
@@ -80,7 +87,7 @@ impl Clone for UaRules {
             oses: self.oses.clone(),
             os_set: self.os_set.clone(),
             os_rules: self.os_rules.clone(),
-            memo: Mutex::default(),
+            memo: Memo::default(),
         }
     }
 }
@@ -205,7 +212,7 @@ impl UaRules {
                 oses,
                 os_set,
                 os_rules,
-                memo: Mutex::default(),
+                memo: Memo::default(),
             }),
             (family_set, os_set) => {
                 // Each pattern compiled on its own; a set can still exceed size limits.
@@ -222,12 +229,17 @@ impl UaRules {
     /// bounded memory).
     #[must_use]
     pub fn normalize(&self, ua: &str) -> Client {
-        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
+        // Truncation is intended: the low bits pick a shard.
+        let shard = FastHash.hash_one(ua) as usize % MEMO_SHARDS;
+        let Some(memo) = self.memo.get(shard) else {
+            return self.normalize_uncached(ua);
+        };
+        let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(hit) = memo.get(ua) {
             return hit.clone();
         }
         let client = self.normalize_uncached(ua);
-        if memo.len() >= MEMO_ENTRIES {
+        if memo.len() >= MEMO_ENTRIES / MEMO_SHARDS {
             memo.clear();
         }
         memo.insert(ua.into(), client.clone());
@@ -384,7 +396,9 @@ mod tests {
             let ua = format!("sprayer/{i}");
             assert_eq!(rules.normalize(&ua), rules.normalize_uncached(&ua));
         }
-        assert!(rules.memo.lock().unwrap().len() <= MEMO_ENTRIES);
+        let held: usize = rules.memo.iter().map(|m| m.lock().unwrap().len()).sum();
+        assert!(held <= MEMO_ENTRIES, "{held}");
+        assert!(held > 0);
     }
 
     fn check(ua: &str, family: &str, major: Option<&str>, os: Option<&str>, generic: bool) {
