@@ -18,6 +18,7 @@
 //! once per object. A batch is still all or nothing, so a crash loses whole objects,
 //! which a rerun processes again.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -483,13 +484,21 @@ impl Pipeline {
         for event in events {
             let obs = event.call.observation();
             if let Some(hash) = event.id_hash {
-                if pending.event_ids.contains_key(&hash)
-                    || self.store.seen_event_hash(hash, obs.event_time)?
-                {
+                // One probe of the batch's (large, seldom cached) id map, not two.
+                let fresh = match pending.event_ids.entry(hash) {
+                    Entry::Occupied(_) => false,
+                    Entry::Vacant(slot) => {
+                        let seen = self.store.seen_event_hash(hash, obs.event_time)?;
+                        if !seen {
+                            slot.insert(obs.event_time);
+                        }
+                        !seen
+                    }
+                };
+                if !fresh {
                     self.stats.duplicate_records += 1;
                     continue;
                 }
-                pending.event_ids.insert(hash, obs.event_time);
             }
             records += 1;
             if obs.bedrock.is_some() {
