@@ -6,7 +6,7 @@
 //! its key (digests, Insights files and other keys are skipped, not errors),
 //! decompresses and decodes it and builds every record's enriched observation, with
 //! what the detector derives from it alone (work that needs no state, which `replay`
-//! does on a second thread); then, in order, every
+//! does on reading threads, one per core); then, in order, every
 //! observation is de-duplicated by event id, scored and learnt; then commit the
 //! object's effects (profiles, event ids, findings for the outbox, the object marked
 //! processed) in one store transaction. Only after that commit may the caller delete
@@ -385,7 +385,7 @@ impl Pipeline {
     }
 
     /// What [`Pipeline::process`] does with an object once a [`Preparer`] has
-    /// classified, decoded and enriched it (which `replay` does on a second thread).
+    /// classified, decoded and enriched it (which `replay` does on its reading threads).
     pub fn process_prepared(
         &mut self,
         id: ObjectId<'_>,
