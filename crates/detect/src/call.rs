@@ -33,11 +33,6 @@ impl Call {
         &self.obs
     }
 
-    /// The observation, given back.
-    pub fn into_observation(self) -> Observation {
-        self.obs
-    }
-
     /// `eventSource:eventName` without `.amazonaws.com` ([`api_key`]).
     pub fn api(&self) -> &str {
         &self.api
@@ -46,11 +41,5 @@ impl Call {
     /// Every feature's value, with the hash its counters look it up by.
     pub fn values(&self) -> &FeatureValues {
         &self.values
-    }
-}
-
-impl From<Observation> for Call {
-    fn from(obs: Observation) -> Self {
-        Self::new(obs)
     }
 }
