@@ -5,9 +5,7 @@
 //!
 //! Its strings are [`SmolStr`]: most values (regions, countries, API names, user-agent
 //! families) are short enough to live inline, and the rest (ARNs, user agents) are
-//! shared, so the per-IP and per-agent caches hand out values without copying, and an
-//! observation built on the reading thread is dropped on the pipeline thread without
-//! a cross-thread free per field.
+//! shared, so the per-IP and per-agent caches hand out values without copying.
 
 use cloudtrail::{BedrockSurface, CredentialClass, PrincipalKind, time::EpochMillis};
 use serde::{Deserialize, Serialize};
