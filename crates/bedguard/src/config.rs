@@ -150,7 +150,7 @@ impl Default for StateConfig {
             path: PathBuf::from("/var/lib/bedguard"),
             profile_cache_entries: 50_000,
             dedup_ttl_secs: 86_400,
-            replay_batch_events: 250_000,
+            replay_batch_events: 500_000,
             commit_chunk_writes: 512,
             flush_every_ms: 100,
             page_cache_bytes: 64 << 20,

@@ -22,7 +22,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use cloudtrail::log::{KeyKind, classify_key, decompress, parse_log};
+use cloudtrail::log::{KeyKind, classify_key, decompress_into, parse_log};
 use detect::fasthash::FastHash;
 use detect::{AccountState, Call, Detector, Finding, PrincipalState, SmolStr};
 use foldhash::fast::RandomState as Seeded;
@@ -217,8 +217,23 @@ impl Preparer {
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Decoded, String> {
-        let buf = decompress(bytes, self.max_object_bytes).map_err(|e| e.to_string())?;
-        let log = parse_log(&buf).map_err(|e| e.to_string())?;
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let decoded = self.decode_with(bytes, &mut scratch);
+                // A rare huge file's buffer is not kept for the small ones after it.
+                if scratch.capacity() > MAX_KEPT_SCRATCH_BYTES {
+                    *scratch = Vec::new();
+                }
+                decoded
+            }
+            Err(_) => self.decode_with(bytes, &mut Vec::new()),
+        })
+    }
+
+    fn decode_with(&self, bytes: &[u8], scratch: &mut Vec<u8>) -> Result<Decoded, String> {
+        let buf =
+            decompress_into(bytes, self.max_object_bytes, scratch).map_err(|e| e.to_string())?;
+        let log = parse_log(buf).map_err(|e| e.to_string())?;
         let en = Enrichment {
             geo: &self.geo,
             ua: &self.ua,
@@ -246,6 +261,14 @@ impl Preparer {
         })
     }
 }
+
+thread_local! {
+    /// Each thread's buffer for decompressed logs, reused from one file to the next.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Largest decompression buffer a thread keeps between files.
+const MAX_KEPT_SCRATCH_BYTES: usize = 8 << 20;
 
 /// Why an object failed.
 #[derive(Debug, thiserror::Error)]
@@ -594,7 +617,10 @@ impl Pipeline {
     /// profiles, event ids, findings for the outbox and processed mark, in one store
     /// transaction.
     pub fn commit(&mut self) -> Result<(), PipelineError> {
-        let pending = std::mem::take(&mut self.pending);
+        // The batch's id maps are emptied, not dropped: the next batch grows them to
+        // the same size, rehashing a quarter million entries ~18 times on the way. Its
+        // states are moved out (to the store's cache), their maps with them.
+        let pending = &mut self.pending;
         let Some((first, rest)) = pending.objects.split_first() else {
             return Ok(());
         };
@@ -608,7 +634,7 @@ impl Pipeline {
         batch
             .profiles
             .reserve_exact(principals + pending.accounts.len());
-        for (account, states) in pending.principals {
+        for (account, states) in std::mem::take(&mut pending.principals) {
             for (principal, state) in states {
                 batch.profile(
                     ProfileKey::principal(&account, &principal)?,
@@ -616,7 +642,7 @@ impl Pipeline {
                 );
             }
         }
-        for (account, state) in pending.accounts {
+        for (account, state) in std::mem::take(&mut pending.accounts) {
             batch.profile(ProfileKey::account(&account)?, Stored::Account(state));
         }
         for (hash, at) in &pending.event_ids {
@@ -625,8 +651,9 @@ impl Pipeline {
         for bytes in &pending.findings {
             batch.finding(&self.sinks, bytes);
         }
-        let committed = self.store.commit(batch)?;
-        if committed.already_processed {
+        let committed = self.store.commit(batch);
+        pending.clear();
+        if committed?.already_processed {
             // Another writer committed this (single) object between our check and our
             // commit: its effects are theirs.
             self.stats.already_processed += 1;
@@ -677,5 +704,25 @@ impl Pending {
 
     fn holds(&self, bucket: &str, key: &str, etag: &str) -> bool {
         Self::mark(bucket, key, etag).is_some_and(|m| self.object_ids.contains(&m))
+    }
+
+    /// Empties the batch, keeping the capacity of its id maps.
+    fn clear(&mut self) {
+        let Self {
+            objects,
+            object_ids,
+            principals,
+            accounts,
+            event_ids,
+            findings,
+            events,
+        } = self;
+        objects.clear();
+        object_ids.clear();
+        principals.clear();
+        accounts.clear();
+        event_ids.clear();
+        findings.clear();
+        *events = 0;
     }
 }

@@ -149,9 +149,40 @@ pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogEr
         }
         return Ok(Cow::Borrowed(bytes));
     }
-    if let Some(out) = gunzip_single_member(bytes, max_bytes) {
+    let mut out = Vec::new();
+    if let Some(n) = gunzip_single_member(bytes, max_bytes, &mut out) {
+        out.truncate(n);
         return Ok(Cow::Owned(out));
     }
+    out.clear();
+    gunzip_general(bytes, max_bytes, &mut out)?;
+    Ok(Cow::Owned(out))
+}
+
+/// [`decompress`] into `scratch`, a buffer the caller keeps from one file to the next:
+/// the output of each file overwrites the last one's, so memory is neither allocated
+/// nor zeroed again for it.
+pub fn decompress_into<'a>(
+    bytes: &'a [u8],
+    max_bytes: usize,
+    scratch: &'a mut Vec<u8>,
+) -> Result<&'a [u8], LogError> {
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        if bytes.len() > max_bytes {
+            return Err(LogError::TooLarge { max_bytes });
+        }
+        return Ok(bytes);
+    }
+    if let Some(n) = gunzip_single_member(bytes, max_bytes, scratch) {
+        return Ok(scratch.get(..n).unwrap_or_default());
+    }
+    scratch.clear();
+    gunzip_general(bytes, max_bytes, scratch)?;
+    Ok(scratch)
+}
+
+/// Gunzips any gzip stream into the empty `out`, up to `max_bytes`.
+fn gunzip_general(bytes: &[u8], max_bytes: usize, out: &mut Vec<u8>) -> Result<(), LogError> {
     // Anything else (several members, a corrupt or oversized stream, trailing bytes):
     // the general reader, which also makes every error. The last member's ISIZE
     // (uncompressed size mod 2^32) is a capacity hint, never trusted beyond the bound.
@@ -161,23 +192,24 @@ pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogEr
         .and_then(|at| bytes.get(at..))
         .and_then(|t| <[u8; 4]>::try_from(t).ok())
         .map_or(0, |t| u32::from_le_bytes(t) as usize);
-    let mut out = Vec::with_capacity(hint.min(max_bytes).saturating_add(1));
+    out.reserve(hint.min(max_bytes).saturating_add(1));
     let limit = u64::try_from(max_bytes)
         .unwrap_or(u64::MAX)
         .saturating_add(1);
     flate2::read::MultiGzDecoder::new(bytes)
         .take(limit)
-        .read_to_end(&mut out)
+        .read_to_end(out)
         .map_err(LogError::Gzip)?;
     if out.len() > max_bytes {
         return Err(LogError::TooLarge { max_bytes });
     }
-    Ok(Cow::Owned(out))
+    Ok(())
 }
 
 /// The common case, fast: one gzip member (no header CRC) that ends the input,
 /// inflated by libdeflate in one call straight into a buffer of the trailer's size,
-/// which also checks the member's CRC-32 and length. `None` for anything else,
+/// which also checks the member's CRC-32 and length: the length, in the first bytes
+/// of `out` (grown when too short, never shrunk). `None` for anything else,
 /// including every error, so that [`decompress`] can take its general path (which
 /// makes every error).
 ///
@@ -188,7 +220,7 @@ pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogEr
 /// member, that first copy of `n` would sit before the last 4 bytes; so no copy there
 /// means exactly one member. A copy there by chance (rare: 4 bytes of compressed data)
 /// only sends the input to the general path.
-fn gunzip_single_member(bytes: &[u8], max_bytes: usize) -> Option<Vec<u8>> {
+fn gunzip_single_member(bytes: &[u8], max_bytes: usize, out: &mut Vec<u8>) -> Option<usize> {
     const FHCRC: u8 = 0x02;
     const FIXED_HEADER: usize = 10;
     let &[0x1f, 0x8b, 8, flags, ..] = bytes else {
@@ -208,14 +240,17 @@ fn gunzip_single_member(bytes: &[u8], max_bytes: usize) -> Option<Vec<u8>> {
     if memchr::memmem::find(searched, isize).is_some() {
         return None;
     }
-    let mut out = vec![0u8; len];
+    if out.len() < len {
+        out.resize(len, 0);
+    }
+    let out = out.get_mut(..len)?;
     let n = INFLATE
         .with(|d| match d.try_borrow_mut() {
-            Ok(mut d) => d.gzip_decompress(bytes, &mut out),
-            Err(_) => libdeflater::Decompressor::new().gzip_decompress(bytes, &mut out),
+            Ok(mut d) => d.gzip_decompress(bytes, out),
+            Err(_) => libdeflater::Decompressor::new().gzip_decompress(bytes, out),
         })
         .ok()?;
-    (n == len).then_some(out)
+    (n == len).then_some(len)
 }
 
 thread_local! {
@@ -982,6 +1017,40 @@ mod tests {
     }
 
     #[test]
+    fn decompress_into_reuses_its_buffer_and_matches_decompress() {
+        let long = format!(r#"{{"Records":[{GOOD},{GOOD}]}}"#).into_bytes();
+        let short = br#"{"Records":[]}"#.to_vec();
+        let mut two = gzip(b"ab");
+        two.extend(gzip(b"cd"));
+        let mut scratch = Vec::new();
+        // Long, then short (the buffer keeps the long one's tail), then two members
+        // (the general path), then long again.
+        for input in [gzip(&long), gzip(&short), two, gzip(&long), short.clone()] {
+            let want = decompress(&input, 1 << 20).unwrap().into_owned();
+            let got = decompress_into(&input, 1 << 20, &mut scratch).unwrap();
+            assert_eq!(got, want.as_slice());
+        }
+        assert!(matches!(
+            decompress_into(&gzip(&long), long.len() - 1, &mut scratch),
+            Err(LogError::TooLarge { .. })
+        ));
+        let mut bad = gzip(&long);
+        bad.truncate(bad.len() / 2);
+        assert!(matches!(
+            decompress_into(&bad, 1 << 20, &mut scratch),
+            Err(LogError::Gzip(_))
+        ));
+    }
+
+    /// The fast path into a fresh buffer: the output, or `None`.
+    fn single(bytes: &[u8], max_bytes: usize) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let n = gunzip_single_member(bytes, max_bytes, &mut out)?;
+        out.truncate(n);
+        Some(out)
+    }
+
+    #[test]
     fn single_member_fast_path_checks_what_the_general_reader_checks() {
         let plain = format!(r#"{{"Records":[{GOOD},{GOOD}]}}"#).into_bytes();
         // Header fields the fast path skips: name, comment, extra.
@@ -992,14 +1061,14 @@ mod tests {
             .write(Vec::new(), flate2::Compression::default());
         enc.write_all(&plain).unwrap();
         let gz = enc.finish().unwrap();
-        assert!(gunzip_single_member(&gz, 1 << 20).is_some());
+        assert!(single(&gz, 1 << 20).is_some());
         assert_eq!(&*decompress(&gz, 1 << 20).unwrap(), plain.as_slice());
         // A wrong CRC or length is the general reader's error.
         let n = gz.len();
         for at in [n - 8, n - 1] {
             let mut bad = gz.clone();
             bad[at] ^= 1;
-            assert!(gunzip_single_member(&bad, 1 << 20).is_none());
+            assert!(single(&bad, 1 << 20).is_none());
             assert!(matches!(decompress(&bad, 1 << 20), Err(LogError::Gzip(_))));
         }
         // A trailer that understates the size: the general reader gets it right.
@@ -1010,23 +1079,20 @@ mod tests {
         let mut gz = gzip(&big);
         let at = gz.len() - 4;
         gz[at..].copy_from_slice(&10u32.to_le_bytes());
-        assert!(gunzip_single_member(&gz, 1 << 24).is_none());
+        assert!(single(&gz, 1 << 24).is_none());
         assert!(matches!(decompress(&gz, 1 << 24), Err(LogError::Gzip(_))));
         let gz = gzip(&big);
-        assert_eq!(
-            gunzip_single_member(&gz, 1 << 24).as_deref(),
-            Some(big.as_slice())
-        );
+        assert_eq!(single(&gz, 1 << 24).as_deref(), Some(big.as_slice()));
         // Bytes after the member: the general reader decides.
         let mut trailing = gzip(b"ab");
         trailing.extend_from_slice(&[0, 0]);
-        assert!(gunzip_single_member(&trailing, 1 << 20).is_none());
+        assert!(single(&trailing, 1 << 20).is_none());
         // Two identical members: libdeflate would stop after the first, whose trailer
         // is also the input's last 8 bytes; the earlier copy of the length catches it.
         let one = gzip(plain.as_slice());
         let mut two = one.clone();
         two.extend_from_slice(&one);
-        assert!(gunzip_single_member(&two, 1 << 20).is_none());
+        assert!(single(&two, 1 << 20).is_none());
         let mut both = plain.clone();
         both.extend_from_slice(&plain);
         assert_eq!(&*decompress(&two, 1 << 20).unwrap(), both.as_slice());
@@ -1034,14 +1100,14 @@ mod tests {
         let mut forged = one.clone();
         forged.extend_from_slice(b"garbage!");
         forged.extend_from_slice(&one[one.len() - 8..]);
-        assert!(gunzip_single_member(&forged, 1 << 20).is_none());
+        assert!(single(&forged, 1 << 20).is_none());
         assert!(matches!(
             decompress(&forged, 1 << 20),
             Err(LogError::Gzip(_))
         ));
         // The bound holds before anything is inflated.
-        assert!(gunzip_single_member(&one, plain.len() - 1).is_none());
-        assert!(gunzip_single_member(&one, plain.len()).is_some());
+        assert!(single(&one, plain.len() - 1).is_none());
+        assert!(single(&one, plain.len()).is_some());
     }
 
     #[test]
