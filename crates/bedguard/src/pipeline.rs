@@ -618,8 +618,8 @@ impl Pipeline {
     /// transaction.
     pub fn commit(&mut self) -> Result<(), PipelineError> {
         // The batch's id maps are emptied, not dropped: the next batch grows them to
-        // the same size, rehashing a quarter million entries ~18 times on the way. Its
-        // states are moved out (to the store's cache), their maps with them.
+        // the same size, and a map of half a million ids rehashes ~19 times as it
+        // grows. Its states are moved out (to the store's cache), their maps with them.
         let pending = &mut self.pending;
         let Some((first, rest)) = pending.objects.split_first() else {
             return Ok(());

@@ -160,8 +160,8 @@ pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogEr
 }
 
 /// [`decompress`] into `scratch`, a buffer the caller keeps from one file to the next:
-/// the output of each file overwrites the last one's, so memory is neither allocated
-/// nor zeroed again for it.
+/// each file's output overwrites the last one's, and only a file longer than every
+/// earlier one grows (and zeroes) the buffer. Plain input is returned as it is.
 pub fn decompress_into<'a>(
     bytes: &'a [u8],
     max_bytes: usize,
