@@ -43,7 +43,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::value::RawValue;
 
 use crate::record::Record;
-use crate::time::{EpochMillis, is_event_time, parse_event_time};
+use crate::time::{EpochMillis, is_event_time, utc_millis};
 
 /// A whole log file that could not be read at all.
 #[derive(Debug, thiserror::Error)]
@@ -767,9 +767,7 @@ fn parse_stamp(s: &str) -> Option<EpochMillis> {
     };
     let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (h, mi) = (num(9..11)?, num(11..13)?);
-    // Reuse the event-time parser's validation of the calendar.
-    let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:00Z");
-    parse_event_time(&text)
+    utc_millis(y, mo, d, h, mi, 0)
 }
 
 /// The `o-xxxxxxxxxx` segment right after `AWSLogs`, if any.
@@ -1149,6 +1147,9 @@ mod tests {
             "AWSLogs/111122223333/CloudTrail/us-east-1/2023/07/10/",
             "aws.impact.bedrock-invoke-model.records.json.gz",
             "111122223333_CloudTrail_us-east-1_20231310T1145Z_abc.json.gz",
+            "111122223333_CloudTrail_us-east-1_20230230T1145Z_abc.json.gz",
+            "111122223333_CloudTrail_us-east-1_20230710T2445Z_abc.json.gz",
+            "111122223333_CloudTrail_us-east-1_20230710T1160Z_abc.json.gz",
             "111122223333_CloudTrail_us-east-1_20230710T1145_abc.json.gz",
             "1111x2223333_CloudTrail_us-east-1_20230710T1145Z_abc.json.gz",
             "111122223333_CloudTrail_us-east-1_20230710T1145Z_abc.txt",

@@ -35,12 +35,7 @@ pub fn parse_event_time(s: &str) -> Option<EpochMillis> {
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
+    let whole = utc_millis(year, month, day, hour, minute, second)?;
     let mut i = 19;
     let mut millis = 0i64;
     if b.get(i) == Some(&b'.') {
@@ -71,9 +66,27 @@ pub fn parse_event_time(s: &str) -> Option<EpochMillis> {
         }
         _ => return None,
     };
+    Some(whole - offset_secs * 1000 + millis)
+}
+
+/// Epoch milliseconds of a UTC calendar date and time; `None` when it is not one (a
+/// leap second, `60`, is accepted as CloudTrail may write it).
+pub fn utc_millis(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+) -> Option<EpochMillis> {
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
     let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(secs * 1000 + millis)
+    Some((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000)
 }
 
 /// The canonical `eventTime`, `0` where a digit goes.
