@@ -69,8 +69,8 @@ pub fn parse_event_time(s: &str) -> Option<EpochMillis> {
     Some(whole - offset_secs * 1000 + millis)
 }
 
-/// Epoch milliseconds of a UTC calendar date and time; `None` when it is not one (a
-/// leap second, `60`, is accepted as CloudTrail may write it).
+/// Epoch milliseconds of a UTC calendar date and time; `None` when it is not one
+/// (second `60`, a leap second, is accepted, as `parse_event_time` always did).
 pub fn utc_millis(
     year: i64,
     month: i64,
