@@ -144,18 +144,11 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Concatenated gzip members are read as one stream.
 pub fn decompress(bytes: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, LogError> {
     if !bytes.starts_with(&GZIP_MAGIC) {
-        if bytes.len() > max_bytes {
-            return Err(LogError::TooLarge { max_bytes });
-        }
-        return Ok(Cow::Borrowed(bytes));
+        return plain(bytes, max_bytes).map(Cow::Borrowed);
     }
     let mut out = Vec::new();
-    if let Some(n) = gunzip_single_member(bytes, max_bytes, &mut out) {
-        out.truncate(n);
-        return Ok(Cow::Owned(out));
-    }
-    out.clear();
-    gunzip_general(bytes, max_bytes, &mut out)?;
+    let len = decompress_into(bytes, max_bytes, &mut out)?.len();
+    out.truncate(len);
     Ok(Cow::Owned(out))
 }
 
@@ -168,10 +161,7 @@ pub fn decompress_into<'a>(
     scratch: &'a mut Vec<u8>,
 ) -> Result<&'a [u8], LogError> {
     if !bytes.starts_with(&GZIP_MAGIC) {
-        if bytes.len() > max_bytes {
-            return Err(LogError::TooLarge { max_bytes });
-        }
-        return Ok(bytes);
+        return plain(bytes, max_bytes);
     }
     if let Some(n) = gunzip_single_member(bytes, max_bytes, scratch) {
         return Ok(scratch.get(..n).unwrap_or_default());
@@ -179,6 +169,14 @@ pub fn decompress_into<'a>(
     scratch.clear();
     gunzip_general(bytes, max_bytes, scratch)?;
     Ok(scratch)
+}
+
+/// Input that is not gzip, as it is: if it is within `max_bytes`.
+fn plain(bytes: &[u8], max_bytes: usize) -> Result<&[u8], LogError> {
+    if bytes.len() > max_bytes {
+        return Err(LogError::TooLarge { max_bytes });
+    }
+    Ok(bytes)
 }
 
 /// Gunzips any gzip stream into the empty `out`, up to `max_bytes`.
